@@ -1,0 +1,267 @@
+import { Duration, Names } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { DatabaseMigration, MigrationOptions } from './migration';
+import { contentHash, hashedName, recommendedLabels } from './naming';
+import { envFrom, restrictedContainer, restrictPod } from './security';
+import {
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPort,
+} from './validation';
+
+/** Props of a `MigratedApplication`. */
+export interface MigratedApplicationProps {
+  /** The application's image. The migration runs in it too, unless `migration.image` says otherwise. */
+  readonly image: string;
+
+  /**
+   * Base of the names of every object this construct emits: the Deployment,
+   * Service and ServiceAccount are called this; the Job, ConfigMap and
+   * Secret get it as a prefix.
+   * @default - a name derived from the construct path
+   */
+  readonly name?: string;
+
+  /**
+   * The migration: its command, environment, files and limits.
+   * @default - runs the application image's entrypoint
+   */
+  readonly migration?: MigrationOptions;
+
+  /**
+   * Number of pods.
+   * @default 2
+   */
+  readonly replicas?: number;
+
+  /**
+   * The application's command.
+   * @default - the image's entrypoint
+   */
+  readonly command?: string[];
+
+  /**
+   * Arguments to the application's command.
+   * @default - the image's default arguments
+   */
+  readonly args?: string[];
+
+  /**
+   * Ports the application listens on.
+   * @default - none
+   */
+  readonly ports?: kplus.ContainerPort[];
+
+  /**
+   * Whether to expose `ports` through a ClusterIP Service named like the application.
+   * @default true when `ports` are given
+   */
+  readonly service?: boolean;
+
+  /**
+   * Literal environment variables that only the application sees.
+   * @default - none
+   */
+  readonly env?: { [name: string]: string };
+
+  /**
+   * Non-secret configuration for the application and the migration. It
+   * becomes an immutable ConfigMap whose name carries a hash of its content,
+   * so a change rolls the pods and old pods keep their old values.
+   * @default - none
+   */
+  readonly config?: { [name: string]: string };
+
+  /**
+   * Secret values for the application and the migration, rendered into an
+   * immutable Secret named after a hash of its content. They end up in the
+   * synthesized manifests: to keep them out of git, use `existingSecret`.
+   * @default - none
+   */
+  readonly secretValues?: { [name: string]: string };
+
+  /**
+   * An existing Secret (External Secrets, Sealed Secrets, made by hand) whose
+   * keys become environment variables of the application and the migration.
+   * The library emits no Secret for it. Use `kplus.Secret.fromSecretName(scope, id, name)`.
+   * @default - none
+   */
+  readonly existingSecret?: kplus.ISecret;
+
+  /**
+   * Resources of the application container.
+   * @default - cdk8s-plus defaults
+   */
+  readonly resources?: kplus.ContainerResources;
+
+  /** @default - none */
+  readonly readiness?: kplus.Probe;
+
+  /** @default - none */
+  readonly liveness?: kplus.Probe;
+
+  /** @default - none */
+  readonly startup?: kplus.Probe;
+
+  /**
+   * Security context of the application container, merged over the restricted
+   * defaults. Set `user` when the image would run as root.
+   * @default - restricted: non-root, read-only root filesystem, no privilege escalation, all capabilities dropped
+   */
+  readonly securityContext?: kplus.ContainerSecurityContextProps;
+
+  /**
+   * How old pods make way for new ones.
+   *
+   * `RollingUpdate` keeps the old version serving while the migration runs, so
+   * the migration must be backward compatible (expand/contract). `Recreate`
+   * stops every old pod first, then the new pods wait for the migration.
+   * @default DeploymentStrategy.rollingUpdate()
+   */
+  readonly strategy?: kplus.DeploymentStrategy;
+
+  /**
+   * How long a rollout may make no progress before the Deployment reports
+   * ProgressDeadlineExceeded and `kubectl rollout status` fails. Must be longer
+   * than the migration's active deadline, so that a long but healthy migration
+   * does not fail the rollout and a failed or hung one does.
+   * @default - the migration's active deadline plus 5 minutes
+   */
+  readonly progressDeadline?: Duration;
+
+  /**
+   * Value of the `app.kubernetes.io/part-of` label.
+   * @default - the name
+   */
+  readonly partOf?: string;
+}
+
+/**
+ * A Deployment whose new pods start only after this release's database
+ * migration Job has succeeded, with the ConfigMap, Secret, ServiceAccount and
+ * RBAC it needs: plain manifests that hold the order with any applier.
+ */
+export class MigratedApplication extends Construct {
+  /** Base of the names of this application's objects. */
+  public readonly name: string;
+
+  /** The migration, which gates `deployment`. Gate more workloads with `migration.gate()`. */
+  public readonly migration: DatabaseMigration;
+
+  /** The application's Deployment. */
+  public readonly deployment: kplus.Deployment;
+
+  /** The application's ServiceAccount, which only the wait-for init container gets a token of. */
+  public readonly serviceAccount: kplus.ServiceAccount;
+
+  /** The Service, when `ports` are exposed. */
+  public readonly service?: kplus.Service;
+
+  /** The ConfigMap made from `config`, if any. */
+  public readonly configMap?: kplus.ConfigMap;
+
+  /** The Secret made from `secretValues`, if any. */
+  public readonly secret?: kplus.Secret;
+
+  constructor(scope: Construct, id: string, props: MigratedApplicationProps) {
+    super(scope, id);
+    this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
+    checkImage('image', props.image);
+    checkCommand('command', props.command);
+    checkEnvNames('env', props.env);
+    checkEnvNames('config', props.config);
+    checkEnvNames('secretValues', props.secretValues);
+    checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
+    const replicas = checkInteger('replicas', props.replicas ?? 2, 1);
+    (props.ports ?? []).forEach((p, i) => checkPort(`ports[${i}].number`, p.number));
+    const partOf = props.partOf ?? this.name;
+    const labels = recommendedLabels(this.name, 'app', partOf);
+
+    if (props.config) {
+      checkDataSize('config', props.config);
+      this.configMap = new kplus.ConfigMap(this, 'config', {
+        metadata: { name: hashedName(this.name, 'config', contentHash([this.name, props.config])), labels },
+        data: props.config,
+        immutable: true,
+      });
+    }
+    if (props.secretValues) {
+      checkDataSize('secretValues', props.secretValues);
+      this.secret = new kplus.Secret(this, 'secret', {
+        metadata: { name: hashedName(this.name, 'secret', contentHash([this.name, props.secretValues])), labels },
+        stringData: props.secretValues,
+        immutable: true,
+      });
+    }
+    const configMaps = this.configMap ? [this.configMap] : [];
+    const secrets = [...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
+
+    const migration = props.migration ?? {};
+    this.migration = withPropPrefix('migration.', () => new DatabaseMigration(this, 'migration', {
+      ...migration,
+      name: this.name,
+      image: migration.image ?? props.image,
+      envFromConfigMaps: configMaps,
+      envFromSecrets: secrets,
+      partOf,
+    }));
+    const activeDeadline = (migration.activeDeadline ?? Duration.minutes(10)).toSeconds();
+    const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
+    if (progressDeadline <= activeDeadline) {
+      throw new Error(`progressDeadline: must be longer than migration.activeDeadline (${activeDeadline}s), or a long healthy migration fails the rollout (got "${progressDeadline}s")`);
+    }
+
+    this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
+      metadata: { name: this.name, labels },
+      automountToken: false,
+    });
+    this.deployment = new kplus.Deployment(this, 'deployment', {
+      metadata: { name: this.name, labels },
+      replicas,
+      strategy: props.strategy,
+      progressDeadline: Duration.seconds(progressDeadline),
+      serviceAccount: this.serviceAccount,
+      automountServiceAccountToken: false,
+      securityContext: { ensureNonRoot: true },
+    });
+    for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
+    restrictPod(this.deployment);
+
+    const app = this.deployment.addContainer({
+      name: 'app',
+      image: props.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: props.command,
+      args: props.args,
+      ports: props.ports,
+      envVariables: Object.fromEntries(Object.entries(props.env ?? {}).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      resources: props.resources,
+      readiness: props.readiness,
+      liveness: props.liveness,
+      startup: props.startup,
+      securityContext: restrictedContainer(props.securityContext),
+    });
+    envFrom(app, configMaps, secrets);
+    app.mount('/tmp', kplus.Volume.fromEmptyDir(this.deployment, 'tmp', 'tmp'));
+
+    this.migration.gate(this.deployment);
+
+    if ((props.service ?? true) && (props.ports ?? []).length > 0) {
+      this.service = this.deployment.exposeViaService({
+        name: this.name,
+        ports: props.ports!.map((p) => ({ port: p.number, targetPort: p.number, name: p.name })),
+      });
+      this.service.metadata.addLabel('app.kubernetes.io/name', this.name);
+      for (const [k, v] of Object.entries(labels)) this.service.metadata.addLabel(k, v);
+    }
+  }
+}
+
+/** Runs `fn`, prefixing the prop path in any error it throws (the migration's props are `migration.*` here). */
+function withPropPrefix<T>(prefix: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Error && !e.message.startsWith('gate(')) e.message = `${prefix}${e.message}`;
+    throw e;
+  }
+}

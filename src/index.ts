@@ -1,0 +1,3 @@
+export * from './application';
+export * from './migration';
+export { WaiterOptions, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT } from './waiter';

@@ -1,0 +1,295 @@
+import { posix } from 'path';
+import { ApiObject, Duration, JsonPatch, Names } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { contentHash, fitName, hashedName, recommendedLabels } from './naming';
+import { envFrom, podSpecPath, restrictedContainer, restrictPod } from './security';
+import {
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkInteger, checkMountPath, checkName, checkPinnedImage,
+} from './validation';
+import { addWaiter, WaiterOptions } from './waiter';
+
+/**
+ * Bump when a change to this library changes the Job it renders for the same
+ * props, so that the Job's name changes too and re-applying never hits the
+ * Job's immutable pod template.
+ */
+const JOB_TEMPLATE_REVISION = 1;
+
+/** Why the Job has no `ttlSecondsAfterFinished`, for readers and for kube-linter. */
+export const NO_TTL_REASON = 'Pods of this release (scale-up, a drained node) must still find this Job; it is removed when the applier prunes it after a later release.';
+
+/** A configuration file for the migration tool, mounted read-only into the Job's container. */
+export interface MigrationConfigFile {
+  /** Absolute path of the file in the container, for example `/app/dbconfig.yml`. */
+  readonly path: string;
+
+  /**
+   * The file's content. It lands in a ConfigMap, so keep secrets out of it:
+   * most tools expand `${DB_PASSWORD}`-style references from the environment.
+   */
+  readonly content: string;
+}
+
+/** What defines the migration Job. */
+export interface MigrationOptions {
+  /**
+   * The image that runs the migration, pinned with a tag other than `latest` or a digest.
+   * @default - `DatabaseMigration` requires it; `MigratedApplication` uses the application's image
+   */
+  readonly image?: string;
+
+  /**
+   * The command to run.
+   * @default - the image's entrypoint
+   */
+  readonly command?: string[];
+
+  /**
+   * Arguments to the command.
+   * @default - the image's default arguments
+   */
+  readonly args?: string[];
+
+  /**
+   * Literal environment variables that only the migration sees.
+   * @default - none
+   */
+  readonly env?: { [name: string]: string };
+
+  /**
+   * Secret values that only the migration sees (for example a git token to
+   * fetch the migrations). They are rendered into a Secret in the manifests;
+   * use `existingSecret` to keep them out of git.
+   * @default - none
+   */
+  readonly secretValues?: { [name: string]: string };
+
+  /**
+   * An existing Secret (External Secrets, Sealed Secrets, made by hand) whose
+   * keys become environment variables of the migration only. The library emits
+   * no Secret for it. Use `kplus.Secret.fromSecretName(scope, id, name)`.
+   * @default - none
+   */
+  readonly existingSecret?: kplus.ISecret;
+
+  /**
+   * A configuration file for the migration tool, mounted read-only by `subPath`.
+   * @default - none
+   */
+  readonly configFile?: MigrationConfigFile;
+
+  /**
+   * How many times a failed migration is retried before the Job fails.
+   * @default 0 - a failed migration stops and waits for a human
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * How long the migration may run, retries included, before the Job fails.
+   * @default Duration.minutes(10)
+   */
+  readonly activeDeadline?: Duration;
+
+  /**
+   * Resources of the migration container.
+   * @default - cdk8s-plus defaults
+   */
+  readonly resources?: kplus.ContainerResources;
+
+  /**
+   * Security context of the migration container, merged over the restricted defaults.
+   * Set `user` when the image would run as root.
+   * @default - restricted: non-root, read-only root filesystem, no privilege escalation, all capabilities dropped
+   */
+  readonly securityContext?: kplus.ContainerSecurityContextProps;
+
+  /**
+   * The init container that gated workloads wait in.
+   * @default - see `WaiterOptions`
+   */
+  readonly waiter?: WaiterOptions;
+}
+
+/** Props of a `DatabaseMigration`. */
+export interface DatabaseMigrationProps extends MigrationOptions {
+  /**
+   * Base of the names of every object this construct emits.
+   * @default - a name derived from the construct path
+   */
+  readonly name?: string;
+
+  /**
+   * ConfigMaps whose keys become environment variables of the migration, as
+   * of the workloads it gates.
+   * @default - none
+   */
+  readonly envFromConfigMaps?: kplus.IConfigMap[];
+
+  /**
+   * Secrets whose keys become environment variables of the migration, as of
+   * the workloads it gates.
+   * @default - none
+   */
+  readonly envFromSecrets?: kplus.ISecret[];
+
+  /**
+   * Value of the `app.kubernetes.io/part-of` label.
+   * @default - the name
+   */
+  readonly partOf?: string;
+}
+
+/**
+ * A database migration that runs once per release, as a Kubernetes Job, and
+ * the means to hold any workload's pods until it has succeeded (`gate()`).
+ *
+ * The Job is named `<name>-migrate-<hash>`, where the hash covers everything
+ * that defines the migration. The same inputs always give the same name, so
+ * re-applying is a no-op; a changed migration gets a new Job, and the gated
+ * workloads' pod templates change with it so their new pods wait for it.
+ */
+export class DatabaseMigration extends Construct {
+  /** Base of the names of this migration's objects. */
+  public readonly name: string;
+
+  /** Name of the migration Job. */
+  public readonly jobName: string;
+
+  /** The migration Job. */
+  public readonly job: kplus.Job;
+
+  /** The Secret with the migration-only `secretValues`, if any. */
+  public readonly secret?: kplus.Secret;
+
+  private readonly labels: { [key: string]: string };
+  private readonly waiter: WaiterOptions;
+  private readonly gated: kplus.Workload[] = [];
+  private role?: kplus.Role;
+
+  constructor(scope: Construct, id: string, props: DatabaseMigrationProps) {
+    super(scope, id);
+    this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
+    if (props.image === undefined) throw new Error('image: required: the image that runs the migration (got undefined)');
+    const image = checkPinnedImage('image', props.image);
+    checkCommand('command', props.command);
+    checkEnvNames('env', props.env);
+    checkEnvNames('secretValues', props.secretValues);
+    checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
+    const backoffLimit = checkInteger('backoffLimit', props.backoffLimit ?? 0, 0);
+    const activeDeadline = checkDuration('activeDeadline', props.activeDeadline ?? Duration.minutes(10));
+    if (props.configFile) {
+      checkMountPath('configFile.path', props.configFile.path);
+      checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
+    }
+    this.waiter = props.waiter ?? {};
+    this.labels = recommendedLabels(this.name, 'migration', props.partOf ?? this.name);
+
+    if (props.secretValues) {
+      checkDataSize('secretValues', props.secretValues);
+      this.secret = new kplus.Secret(this, 'secret', {
+        metadata: { name: hashedName(this.name, 'migrate-secret', contentHash([this.name, props.secretValues])), labels: this.labels },
+        stringData: props.secretValues,
+        immutable: true,
+      });
+    }
+    const configMaps = props.envFromConfigMaps ?? [];
+    const secrets = [...props.envFromSecrets ?? [], ...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
+
+    // Everything the Job's spec is rendered from, and nothing else.
+    const definition = {
+      revision: JOB_TEMPLATE_REVISION,
+      name: this.name,
+      labels: this.labels,
+      image,
+      command: props.command,
+      args: props.args,
+      env: props.env,
+      envFromConfigMaps: configMaps.map((c) => c.name),
+      envFromSecrets: secrets.map((s) => s.name),
+      configFile: props.configFile,
+      backoffLimit,
+      activeDeadline,
+      resources: props.resources,
+      securityContext: props.securityContext,
+    };
+    this.jobName = hashedName(this.name, 'migrate', contentHash(definition));
+
+    this.job = new kplus.Job(this, 'job', {
+      metadata: {
+        name: this.jobName,
+        labels: this.labels,
+        annotations: { 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished': NO_TTL_REASON },
+      },
+      backoffLimit,
+      activeDeadline: Duration.seconds(activeDeadline),
+      securityContext: { ensureNonRoot: true },
+    });
+    for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
+    restrictPod(this.job);
+
+    const container = this.job.addContainer({
+      name: 'migrate',
+      image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: props.command,
+      args: props.args,
+      envVariables: Object.fromEntries(Object.entries(props.env ?? {}).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      resources: props.resources,
+      securityContext: restrictedContainer(props.securityContext),
+    });
+    envFrom(container, configMaps, secrets);
+    container.mount('/tmp', kplus.Volume.fromEmptyDir(this.job, 'tmp', 'tmp'));
+
+    if (props.configFile) {
+      const key = posix.basename(props.configFile.path);
+      const files = new kplus.ConfigMap(this, 'files', {
+        metadata: { name: hashedName(this.name, 'migrate-files', contentHash([this.name, props.configFile])), labels: this.labels },
+        data: { [key]: props.configFile.content },
+        immutable: true,
+      });
+      container.mount(props.configFile.path, kplus.Volume.fromConfigMap(this.job, 'config-file', files, { name: 'config-file' }), { subPath: key, readOnly: true });
+    }
+  }
+
+  /** The workloads gated on this migration so far. */
+  public get gatedWorkloads(): kplus.Workload[] {
+    return [...this.gated];
+  }
+
+  /**
+   * Holds `workload`'s pods until the migration Job has completed: adds the
+   * wait-for init container (the only container that gets an API token), a
+   * ServiceAccount if the workload has none, and a RoleBinding to a Role that
+   * can only read this migration's Job.
+   */
+  public gate(workload: kplus.Workload): void {
+    const where = `gate(${workload.node.path})`;
+    if (this.gated.includes(workload)) throw new Error(`${where}: the workload is already gated on migration '${this.name}'`);
+    if (workload.automountServiceAccountToken) {
+      throw new Error(`${where}: automountServiceAccountToken must be false; the waiter mounts its own token so that the app containers get none`);
+    }
+    addWaiter(workload, this.name, this.jobName, this.waiter);
+
+    let serviceAccount = workload.serviceAccount;
+    if (!serviceAccount) {
+      serviceAccount = new kplus.ServiceAccount(workload, 'service-account', {
+        metadata: { name: fitName(workload.name), labels: this.labels },
+        automountToken: false,
+      });
+      ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, serviceAccount.name));
+    }
+
+    if (!this.role) {
+      this.role = new kplus.Role(this, 'reader', { metadata: { name: hashedName(this.name, 'reader', contentHash(this.name)), labels: this.labels } });
+      this.role.allowRead(this.job);
+    }
+    const binding = new kplus.RoleBinding(this, `reader-${this.gated.length}`, {
+      metadata: { name: hashedName(this.name, 'reader', contentHash([this.name, serviceAccount.name])), labels: this.labels },
+      role: this.role,
+    });
+    binding.addSubjects(serviceAccount);
+    this.gated.push(workload);
+  }
+}
+

@@ -1,0 +1,58 @@
+import { createHash } from 'crypto';
+
+/** Kubernetes object names used here are DNS labels: at most 63 characters. */
+export const MAX_NAME_LENGTH = 63;
+
+/** Length of the hex hash appended to generated names. */
+const HASH_LENGTH = 10;
+
+/**
+ * JSON with object keys sorted at every level, so that equal values always
+ * serialize (and hash) the same way on any machine and in any insertion order.
+ * `undefined` members are dropped, as JSON.stringify does.
+ */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
+    }
+    return v;
+  });
+}
+
+/** A short, stable hash of any JSON-serializable value. */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, HASH_LENGTH);
+}
+
+/**
+ * `<base>-<kind>-<hash>`, with `base` shortened as needed so that the whole
+ * name fits in a DNS label. The hash should cover `base` itself, so that two
+ * long bases that shorten to the same prefix still get different names.
+ */
+export function hashedName(base: string, kind: string, hash: string): string {
+  const suffix = `-${kind}-${hash}`;
+  return `${fitName(base, MAX_NAME_LENGTH - suffix.length)}${suffix}`;
+}
+
+/** `value` cut to `max` characters, without a trailing dash. */
+export function fitName(value: string, max: number = MAX_NAME_LENGTH): string {
+  return value.slice(0, max).replace(/-+$/, '');
+}
+
+/** The value of `app.kubernetes.io/managed-by` on every object. */
+export const MANAGED_BY = 'cdk8s';
+
+/**
+ * The recommended `app.kubernetes.io/*` labels. All objects of one application
+ * share `instance`, so `kubectl apply --prune -l app.kubernetes.io/instance=NAME` works.
+ */
+export function recommendedLabels(instance: string, component: 'app' | 'migration', partOf: string): { [key: string]: string } {
+  return {
+    'app.kubernetes.io/name': instance,
+    'app.kubernetes.io/instance': instance,
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/part-of': partOf,
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+  };
+}
