@@ -204,7 +204,7 @@ export class MigratedApplication extends Construct {
       envFromSecrets: secrets,
       partOf,
     }));
-    const activeDeadline = (migration.activeDeadline ?? Duration.minutes(10)).toSeconds();
+    const activeDeadline = this.migration.activeDeadline.toSeconds();
     const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
     if (progressDeadline <= activeDeadline) {
       throw new Error(`progressDeadline: must be longer than migration.activeDeadline (${activeDeadline}s), or a long healthy migration fails the rollout (got "${progressDeadline}s")`);

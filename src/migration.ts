@@ -159,6 +159,9 @@ export class DatabaseMigration extends Construct {
   /** The migration Job. */
   public readonly job: kplus.Job;
 
+  /** How long the migration may run before the Job fails. */
+  public readonly activeDeadline: Duration;
+
   /** The Secret with the migration-only `secretValues`, if any. */
   public readonly secret?: kplus.Secret;
 
@@ -177,7 +180,8 @@ export class DatabaseMigration extends Construct {
     checkEnvNames('secretValues', props.secretValues);
     checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
     const backoffLimit = checkInteger('backoffLimit', props.backoffLimit ?? 0, 0);
-    const activeDeadline = checkDuration('activeDeadline', props.activeDeadline ?? Duration.minutes(10));
+    this.activeDeadline = props.activeDeadline ?? Duration.minutes(10);
+    const activeDeadline = checkDuration('activeDeadline', this.activeDeadline);
     if (props.configFile) {
       checkMountPath('configFile.path', props.configFile.path);
       checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });

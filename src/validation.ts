@@ -89,7 +89,7 @@ export function checkInteger(prop: string, value: number, min: number): number {
 
 /** A positive duration, in whole seconds. */
 export function checkDuration(prop: string, value: Duration): number {
-  const seconds = value.toSeconds();
+  const seconds = value.toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds <= 0) fail(prop, 'must be a positive duration of whole seconds', `${seconds}s`);
   return seconds;
 }

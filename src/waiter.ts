@@ -36,6 +36,8 @@ fail() { say "$*" >&2; exit 1; }
 format='{.type}|{.object.status.conditions[?(@.type=="Complete")].status}|{.object.status.conditions[?(@.type=="Failed")].status}|{.object.status.conditions[?(@.type=="Failed")].reason}|{.object.status.conditions[?(@.type=="Failed")].message}{"\\n"}'
 seen=false
 started=$SECONDS
+watcher=
+trap '[[ -n $watcher ]] && kill "$watcher" 2>/dev/null' EXIT
 say "waiting for Job \${job} to complete"
 while true; do
   exec 3< <(exec kubectl get jobs --field-selector "metadata.name=\${job}" --watch --output-watch-events -o "jsonpath=\${format}")

@@ -1,0 +1,178 @@
+import { Chart, ChartProps, Testing } from 'cdk8s';
+import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+
+/** A synthesized Kubernetes object. */
+export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [key: string]: any }; [key: string]: any };
+
+const MODELS: { [apiVersionKind: string]: new (data: any) => { validate(): void } } = {
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+  'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
+  'apps/v1/DaemonSet': DaemonSet,
+  'batch/v1/Job': Job,
+  'batch/v1/CronJob': CronJob,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+};
+
+export function newChart(props?: ChartProps): Chart {
+  return new Chart(Testing.app(), 'test', props);
+}
+
+export function synth(chart: Chart): Manifest[] {
+  return Testing.synth(chart) as Manifest[];
+}
+
+export function ofKind(objects: Manifest[], kind: string): Manifest[] {
+  return objects.filter((o) => o.kind === kind);
+}
+
+export function one(objects: Manifest[], kind: string): Manifest {
+  const found = ofKind(objects, kind);
+  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
+  return found[0];
+}
+
+/** A pod template's spec, and where it sits. */
+export interface PodSpecOf { owner: Manifest; spec: any; labels: { [key: string]: string } }
+
+export function podSpecs(objects: Manifest[]): PodSpecOf[] {
+  return objects.flatMap((o) => {
+    const template = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
+    return template?.spec ? [{ owner: o, spec: template.spec, labels: template.metadata?.labels ?? {} }] : [];
+  });
+}
+
+const allContainers = (spec: any): any[] => [...spec.initContainers ?? [], ...spec.containers ?? []];
+const WAITER = /^wait-for-/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Every object validates against the Kubernetes OpenAPI schemas, and its name is a DNS label. */
+export function expectSchemaValid(objects: Manifest[]): void {
+  for (const o of objects) {
+    const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+    if (!Model) throw new Error(`no schema for ${o.apiVersion} ${o.kind}`);
+    new Model(o).validate();
+    expect(o.metadata.name).toMatch(DNS_LABEL);
+    expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+  }
+}
+
+/** Every pod template meets the Pod Security Standards "restricted" profile, and more (read-only root filesystem). */
+export function expectRestricted(objects: Manifest[]): void {
+  for (const { owner, spec } of podSpecs(objects)) {
+    const where = `${owner.kind}/${owner.metadata.name}`;
+    const pod = spec.securityContext ?? {};
+    expect([where, spec.hostNetwork ?? false, spec.hostPID ?? false, spec.hostIPC ?? false]).toEqual([where, false, false, false]);
+    for (const v of spec.volumes ?? []) {
+      const types = Object.keys(v).filter((k) => k !== 'name');
+      expect([where, v.name, types.every((t) => ['configMap', 'secret', 'emptyDir', 'projected', 'downwardAPI', 'persistentVolumeClaim', 'csi', 'ephemeral'].includes(t))])
+        .toEqual([where, v.name, true]);
+    }
+    for (const c of allContainers(spec)) {
+      const sc = c.securityContext ?? {};
+      const at = `${where} container ${c.name}`;
+      expect({ at, runAsNonRoot: sc.runAsNonRoot ?? pod.runAsNonRoot }).toEqual({ at, runAsNonRoot: true });
+      expect({ at, rootUser: (sc.runAsUser ?? pod.runAsUser) === 0 }).toEqual({ at, rootUser: false });
+      expect({ at, allowPrivilegeEscalation: sc.allowPrivilegeEscalation }).toEqual({ at, allowPrivilegeEscalation: false });
+      expect({ at, privileged: sc.privileged ?? false }).toEqual({ at, privileged: false });
+      expect({ at, drop: sc.capabilities?.drop }).toEqual({ at, drop: ['ALL'] });
+      expect({ at, add: (sc.capabilities?.add ?? []).filter((a: string) => a !== 'NET_BIND_SERVICE') }).toEqual({ at, add: [] });
+      expect({ at, seccomp: (sc.seccompProfile ?? pod.seccompProfile)?.type }).toEqual({ at, seccomp: 'RuntimeDefault' });
+      expect({ at, readOnlyRootFilesystem: sc.readOnlyRootFilesystem }).toEqual({ at, readOnlyRootFilesystem: true });
+      expect({ at, hostPorts: (c.ports ?? []).filter((p: any) => p.hostPort) }).toEqual({ at, hostPorts: [] });
+    }
+  }
+}
+
+/**
+ * Every name an object refers to resolves inside the set (or, for Secrets, to
+ * one of `externalSecrets`): envFrom, env valueFrom, volumes, service accounts,
+ * role bindings and service selectors.
+ */
+export function expectReferencesResolve(objects: Manifest[], externalSecrets: string[] = []): void {
+  const names = (kind: string) => ofKind(objects, kind).map((o) => o.metadata.name);
+  const configMaps = [...names('ConfigMap'), 'kube-root-ca.crt']; // published into every namespace by Kubernetes
+  const secrets = [...names('Secret'), ...externalSecrets];
+  const refs: Array<[string, string, string[]]> = [];
+  for (const { owner, spec } of podSpecs(objects)) {
+    const at = `${owner.kind}/${owner.metadata.name}`;
+    if (spec.serviceAccountName) refs.push([at, spec.serviceAccountName, names('ServiceAccount')]);
+    for (const c of allContainers(spec)) {
+      for (const f of c.envFrom ?? []) {
+        if (f.configMapRef) refs.push([at, f.configMapRef.name, configMaps]);
+        if (f.secretRef) refs.push([at, f.secretRef.name, secrets]);
+      }
+      for (const e of c.env ?? []) {
+        if (e.valueFrom?.configMapKeyRef) refs.push([at, e.valueFrom.configMapKeyRef.name, configMaps]);
+        if (e.valueFrom?.secretKeyRef) refs.push([at, e.valueFrom.secretKeyRef.name, secrets]);
+      }
+      const volumes = (spec.volumes ?? []).map((v: any) => v.name);
+      for (const m of c.volumeMounts ?? []) refs.push([`${at} ${c.name}`, m.name, volumes]);
+    }
+    for (const v of spec.volumes ?? []) {
+      if (v.configMap) refs.push([at, v.configMap.name, configMaps]);
+      if (v.secret) refs.push([at, v.secret.secretName, secrets]);
+      for (const s of v.projected?.sources ?? []) if (s.configMap) refs.push([at, s.configMap.name, configMaps]);
+    }
+  }
+  for (const b of ofKind(objects, 'RoleBinding')) {
+    refs.push([`RoleBinding/${b.metadata.name}`, b.roleRef.name, names(b.roleRef.kind)]);
+    for (const s of b.subjects) refs.push([`RoleBinding/${b.metadata.name}`, s.name, names(s.kind)]);
+  }
+  for (const s of ofKind(objects, 'Service')) {
+    const selected = podSpecs(objects).filter((p) => Object.entries(s.spec.selector ?? {}).every(([k, v]) => p.labels[k] === v));
+    expect({ service: s.metadata.name, selects: selected.length > 0 }).toEqual({ service: s.metadata.name, selects: true });
+  }
+  for (const [at, name, within] of refs) expect({ at, name, resolves: within.includes(name) }).toEqual({ at, name, resolves: true });
+}
+
+/** Each Role grants read (get, list, watch) on exactly one Job of the set, and nothing else; no cluster-wide RBAC. */
+export function expectLeastPrivilege(objects: Manifest[]): void {
+  expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+  const jobs = ofKind(objects, 'Job').map((j) => j.metadata.name);
+  for (const role of ofKind(objects, 'Role')) {
+    expect(role.rules).toHaveLength(1);
+    const [rule] = role.rules;
+    expect(rule.apiGroups).toEqual(['batch']);
+    expect(rule.resources).toEqual(['jobs']);
+    expect([...rule.verbs].sort()).toEqual(['get', 'list', 'watch']);
+    expect(rule.resourceNames).toHaveLength(1);
+    expect(jobs).toContain(rule.resourceNames[0]);
+  }
+}
+
+/**
+ * No pod automounts a service account token; the only token is a projected
+ * one, mounted by the wait-for init container alone. The migration Job's pod
+ * gets none.
+ */
+export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
+  for (const o of ofKind(objects, 'ServiceAccount')) expect({ sa: o.metadata.name, automount: o.automountServiceAccountToken }).toEqual({ sa: o.metadata.name, automount: false });
+  for (const { owner, spec } of podSpecs(objects)) {
+    const at = `${owner.kind}/${owner.metadata.name}`;
+    expect({ at, automount: spec.automountServiceAccountToken }).toEqual({ at, automount: false });
+    const tokenVolumes = (spec.volumes ?? []).filter((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken)).map((v: any) => v.name);
+    if (owner.kind === 'Job') expect({ at, tokenVolumes }).toEqual({ at, tokenVolumes: [] });
+    for (const c of allContainers(spec)) {
+      const mountsToken = (c.volumeMounts ?? []).some((m: any) => tokenVolumes.includes(m.name));
+      const isWaiter = WAITER.test(c.name) && (spec.initContainers ?? []).includes(c);
+      expect({ at, container: c.name, mountsToken }).toEqual({ at, container: c.name, mountsToken: isWaiter });
+    }
+  }
+}
+
+/** All of the checks above, over one synthesized set. */
+export function expectSoundManifests(objects: Manifest[], options: { externalSecrets?: string[] } = {}): void {
+  expectSchemaValid(objects);
+  expectRestricted(objects);
+  expectReferencesResolve(objects, options.externalSecrets);
+  expectLeastPrivilege(objects);
+  expectOnlyWaiterHasToken(objects);
+}

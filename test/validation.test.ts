@@ -1,0 +1,85 @@
+import { Duration } from 'cdk8s';
+import {
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkMountPath, checkName, checkPinnedImage, checkPort,
+  MAX_DATA_BYTES,
+} from '../src/validation';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
+describe('checkPinnedImage', () => {
+  test.each([
+    'app:1.2.3',
+    'ghcr.io/acme/api:2024-05-01',
+    'localhost:5000/team/app:v1',
+    'registry.k8s.io/kubectl:v1.34.0',
+    `app@${DIGEST}`,
+    `ghcr.io/acme/api:1.0@${DIGEST}`,
+  ])('accepts %s', (image) => {
+    expect(checkPinnedImage('image', image)).toBe(image);
+  });
+
+  test.each([
+    ['app', /image: must be pinned with a tag or a digest .*got "app"/],
+    ['ghcr.io/acme/api', /must be pinned/],
+    ['localhost:5000/team/app', /must be pinned/],
+    ['app:latest', /image: must not use the moving tag `latest`/],
+    ['App:1', /image: is not a valid container image reference/],
+    ['app :1', /not a valid container image reference/],
+    ['app:1:2', /not a valid container image reference/],
+    ['app@sha256:abc', /image: has an invalid digest/],
+    ['', /image: must be a container image reference/],
+  ])('rejects %j', (image, message) => {
+    expect(() => checkPinnedImage('image', image)).toThrow(message);
+  });
+
+  test('a plain image check accepts a moving tag', () => {
+    expect(checkImage('waiter.image', 'mirror.local/kubectl')).toBe('mirror.local/kubectl');
+  });
+});
+
+test.each(['api', 'a', 'a-1', 'x'.repeat(63)])('checkName accepts %s', (name) => expect(checkName('name', name)).toBe(name));
+test.each(['Api', '-a', 'a-', 'a_b', '', 'x'.repeat(64), 'a.b'])('checkName rejects %j', (name) => {
+  expect(() => checkName('name', name)).toThrow(/^name: must be a DNS label.*\(got /);
+});
+
+test('checkEnvNames names the key that is wrong', () => {
+  expect(() => checkEnvNames('env', { GOOD_1: 'x', _ok: 'y' })).not.toThrow();
+  expect(() => checkEnvNames('env', { '1BAD': 'x' })).toThrow(/^env\.1BAD: is not a valid environment variable name/);
+  expect(() => checkEnvNames('config', { 'DB-HOST': 'x' })).toThrow(/^config\.DB-HOST:/);
+  expect(() => checkEnvNames('env', { A: 1 as any })).toThrow(/^env\.A: must be a string \(got 1\)/);
+});
+
+test('checkInteger, checkPort and checkDuration reject out-of-range values', () => {
+  expect(checkInteger('replicas', 1, 1)).toBe(1);
+  expect(() => checkInteger('replicas', 0, 1)).toThrow(/^replicas: must be a whole number of at least 1 \(got 0\)/);
+  expect(() => checkInteger('backoffLimit', -1, 0)).toThrow(/^backoffLimit:/);
+  expect(() => checkInteger('backoffLimit', 1.5, 0)).toThrow(/^backoffLimit:/);
+  expect(checkPort('ports[0].number', 65535)).toBe(65535);
+  expect(() => checkPort('ports[0].number', 0)).toThrow(/^ports\[0\]\.number: must be a port number from 1 to 65535 \(got 0\)/);
+  expect(() => checkPort('ports[0].number', 65536)).toThrow(/^ports\[0\]\.number:/);
+  expect(checkDuration('activeDeadline', Duration.minutes(2))).toBe(120);
+  expect(() => checkDuration('activeDeadline', Duration.seconds(0))).toThrow(/^activeDeadline: must be a positive duration of whole seconds \(got "0s"\)/);
+  expect(() => checkDuration('activeDeadline', Duration.millis(1500))).toThrow(/^activeDeadline:/);
+});
+
+test('checkCommand rejects empty commands and empty words', () => {
+  expect(() => checkCommand('command', undefined)).not.toThrow();
+  expect(() => checkCommand('command', ['migrate'])).not.toThrow();
+  expect(() => checkCommand('command', [])).toThrow(/^command: must be a non-empty list/);
+  expect(() => checkCommand('migration.command', ['x', ''])).toThrow(/^migration\.command:/);
+});
+
+test('checkDataSize allows exactly 1 MiB and no more', () => {
+  expect(() => checkDataSize('config', { K: 'x'.repeat(MAX_DATA_BYTES - 1) })).not.toThrow();
+  expect(() => checkDataSize('config', { K: 'x'.repeat(MAX_DATA_BYTES) })).toThrow(/^config: holds 1048577 bytes; a ConfigMap or Secret holds at most 1048576 bytes/);
+});
+
+test('checkExclusive names both props', () => {
+  expect(() => checkExclusive('secretValues', undefined, 'existingSecret', {})).not.toThrow();
+  expect(() => checkExclusive('secretValues', {}, 'existingSecret', {})).toThrow(/^secretValues and existingSecret are mutually exclusive/);
+});
+
+test.each(['/app/dbconfig.yml', '/config.yaml'])('checkMountPath accepts %s', (p) => expect(checkMountPath('configFile.path', p)).toBe(p));
+test.each(['dbconfig.yml', '/app/', '/a/../b', '/a//b', ''])('checkMountPath rejects %j', (p) => {
+  expect(() => checkMountPath('configFile.path', p)).toThrow(/^configFile\.path: must be an absolute path/);
+});
