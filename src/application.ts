@@ -1,11 +1,12 @@
 import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DatabaseMigration, MigrationOptions } from './migration';
+import { envFrom, envValues } from './env';
+import { DatabaseMigration, isNonEmpty, MigrationOptions } from './migration';
 import { contentHash, hashedName, recommendedLabels } from './naming';
-import { envFrom, restrictedContainer, restrictPod } from './security';
+import { restrictedContainer, restrictPod } from './security';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPort,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPinnedImage, checkPorts,
 } from './validation';
 
 /** Props of a `MigratedApplication`. */
@@ -172,23 +173,23 @@ export class MigratedApplication extends Construct {
     checkEnvNames('secretValues', props.secretValues);
     checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
     const replicas = checkInteger('replicas', props.replicas ?? 2, 1);
-    (props.ports ?? []).forEach((p, i) => checkPort(`ports[${i}].number`, p.number));
+    checkPorts('ports', props.ports ?? []);
     const partOf = props.partOf ?? this.name;
     const labels = recommendedLabels(this.name, 'app', partOf);
 
-    if (props.config) {
+    if (isNonEmpty(props.config)) {
       checkDataSize('config', props.config);
       this.configMap = new kplus.ConfigMap(this, 'config', {
         metadata: { name: hashedName(this.name, 'config', contentHash([this.name, props.config])), labels },
-        data: props.config,
+        data: { ...props.config }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
     }
-    if (props.secretValues) {
+    if (isNonEmpty(props.secretValues)) {
       checkDataSize('secretValues', props.secretValues);
       this.secret = new kplus.Secret(this, 'secret', {
         metadata: { name: hashedName(this.name, 'secret', contentHash([this.name, props.secretValues])), labels },
-        stringData: props.secretValues,
+        stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
     }
@@ -196,6 +197,8 @@ export class MigratedApplication extends Construct {
     const secrets = [...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
 
     const migration = props.migration ?? {};
+    // The migration runs in the app's image unless told otherwise; then that image must be pinned.
+    checkPinnedImage(migration.image === undefined ? 'image' : 'migration.image', migration.image ?? props.image);
     this.migration = withPropPrefix('migration.', () => new DatabaseMigration(this, 'migration', {
       ...migration,
       name: this.name,
@@ -233,7 +236,7 @@ export class MigratedApplication extends Construct {
       command: props.command,
       args: props.args,
       ports: props.ports,
-      envVariables: Object.fromEntries(Object.entries(props.env ?? {}).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      envVariables: envValues(props.env),
       resources: props.resources,
       readiness: props.readiness,
       liveness: props.liveness,

@@ -2,12 +2,13 @@ import { posix } from 'path';
 import { ApiObject, Duration, JsonPatch, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { envFrom, envValues } from './env';
 import { contentHash, fitName, hashedName, recommendedLabels } from './naming';
-import { envFrom, podSpecPath, restrictedContainer, restrictPod } from './security';
+import { podSpecPath, restrictedContainer, restrictPod } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkInteger, checkMountPath, checkName, checkPinnedImage,
 } from './validation';
-import { addWaiter, WaiterOptions } from './waiter';
+import { addWaiter, checkWaiterOptions, WaiterOptions } from './waiter';
 
 /**
  * Bump when a change to this library changes the Job it renders for the same
@@ -187,13 +188,14 @@ export class DatabaseMigration extends Construct {
       checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
     }
     this.waiter = props.waiter ?? {};
+    checkWaiterOptions(this.waiter);
     this.labels = recommendedLabels(this.name, 'migration', props.partOf ?? this.name);
 
-    if (props.secretValues) {
+    if (isNonEmpty(props.secretValues)) {
       checkDataSize('secretValues', props.secretValues);
       this.secret = new kplus.Secret(this, 'secret', {
         metadata: { name: hashedName(this.name, 'migrate-secret', contentHash([this.name, props.secretValues])), labels: this.labels },
-        stringData: props.secretValues,
+        stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
     }
@@ -238,7 +240,7 @@ export class DatabaseMigration extends Construct {
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       command: props.command,
       args: props.args,
-      envVariables: Object.fromEntries(Object.entries(props.env ?? {}).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      envVariables: envValues(props.env),
       resources: props.resources,
       securityContext: restrictedContainer(props.securityContext),
     });
@@ -297,3 +299,8 @@ export class DatabaseMigration extends Construct {
   }
 }
 
+
+/** Whether a map has at least one entry: an empty one makes no ConfigMap or Secret. */
+export function isNonEmpty(values: { [key: string]: string } | undefined): values is { [key: string]: string } {
+  return values !== undefined && Object.keys(values).length > 0;
+}

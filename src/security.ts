@@ -33,8 +33,3 @@ export function restrictPod(workload: kplus.Workload): void {
   ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }));
 }
 
-/** Makes every key of `configMaps` and `secrets` an environment variable of `container`. */
-export function envFrom(container: kplus.Container, configMaps: kplus.IConfigMap[], secrets: kplus.ISecret[]): void {
-  configMaps.forEach((c) => container.env.copyFrom(kplus.Env.fromConfigMap(c)));
-  secrets.forEach((s) => container.env.copyFrom(kplus.Env.fromSecret(s)));
-}

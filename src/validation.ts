@@ -122,3 +122,25 @@ export function checkMountPath(prop: string, value: string): string {
   }
   return value;
 }
+
+const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Container ports: valid numbers, unique, and named (IANA service names) when there are several. */
+export function checkPorts(prop: string, ports: Array<{ number: number; name?: string }>): void {
+  const numbers = new Set<number>();
+  const names = new Set<string>();
+  ports.forEach((p, i) => {
+    checkPort(`${prop}[${i}].number`, p.number);
+    if (numbers.has(p.number)) fail(`${prop}[${i}].number`, 'is used by an earlier port', p.number);
+    numbers.add(p.number);
+    if (p.name === undefined) {
+      if (ports.length > 1) fail(`${prop}[${i}].name`, 'is required when there are several ports, so that the Service can tell them apart', p.name);
+      return;
+    }
+    if (p.name.length > 15 || !PORT_NAME.test(p.name) || p.name.includes('--')) {
+      fail(`${prop}[${i}].name`, 'must be an IANA service name: at most 15 lower case letters, digits and single \'-\', with at least one letter', p.name);
+    }
+    if (names.has(p.name)) fail(`${prop}[${i}].name`, 'is used by an earlier port', p.name);
+    names.add(p.name);
+  });
+}

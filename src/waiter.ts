@@ -110,14 +110,25 @@ const WAITER_RESOURCES: kplus.ContainerResources = {
 };
 
 /**
+ * The waiter's image and bound, checked. The migration checks them when it is
+ * built, before any workload is gated.
+ * @internal
+ */
+export function checkWaiterOptions(options: WaiterOptions): { image: string; waitSeconds: number } {
+  return {
+    image: checkImage('waiter.image', options.image ?? DEFAULT_WAITER_IMAGE),
+    waitSeconds: checkDuration('waiter.notFoundTimeout', options.notFoundTimeout ?? Duration.minutes(5)),
+  };
+}
+
+/**
  * Adds the waiter to `workload` as an init container named
  * `wait-for-<migrationName>`, with a service account token that only this
  * container mounts. Returns the container.
  * @internal
  */
-export function addWaiter(workload: kplus.Workload, migrationName: string, jobName: string, options: WaiterOptions = {}): kplus.Container {
-  const image = checkImage('waiter.image', options.image ?? DEFAULT_WAITER_IMAGE);
-  const waitSeconds = checkDuration('waiter.notFoundTimeout', options.notFoundTimeout ?? Duration.minutes(5));
+export function addWaiter(workload: kplus.Workload, migrationName: string, jobName: string, options: WaiterOptions): kplus.Container {
+  const { image, waitSeconds } = checkWaiterOptions(options);
   const name = checkName('waiter container name', fitName(`wait-for-${migrationName}`));
   const taken = [...workload.initContainers, ...workload.containers].map((c) => c.name);
   if (taken.includes(name)) {

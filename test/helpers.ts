@@ -1,8 +1,8 @@
 import { Chart, ChartProps, Testing } from 'cdk8s';
-import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 
 /** A synthesized Kubernetes object. */
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [key: string]: any }; [key: string]: any };
@@ -64,8 +64,12 @@ export function expectSchemaValid(objects: Manifest[]): void {
   }
 }
 
-/** Every pod template meets the Pod Security Standards "restricted" profile, and more (read-only root filesystem). */
-export function expectRestricted(objects: Manifest[]): void {
+/**
+ * Every pod template meets the Pod Security Standards "restricted" profile, and
+ * more (read-only root filesystem). `foreignContainers` names containers of the
+ * user's own workloads (gated with `gate()`), whose settings are the user's.
+ */
+export function expectRestricted(objects: Manifest[], foreignContainers: string[] = []): void {
   for (const { owner, spec } of podSpecs(objects)) {
     const where = `${owner.kind}/${owner.metadata.name}`;
     const pod = spec.securityContext ?? {};
@@ -75,7 +79,7 @@ export function expectRestricted(objects: Manifest[]): void {
       expect([where, v.name, types.every((t) => ['configMap', 'secret', 'emptyDir', 'projected', 'downwardAPI', 'persistentVolumeClaim', 'csi', 'ephemeral'].includes(t))])
         .toEqual([where, v.name, true]);
     }
-    for (const c of allContainers(spec)) {
+    for (const c of allContainers(spec).filter((x) => !foreignContainers.includes(x.name))) {
       const sc = c.securityContext ?? {};
       const at = `${where} container ${c.name}`;
       expect({ at, runAsNonRoot: sc.runAsNonRoot ?? pod.runAsNonRoot }).toEqual({ at, runAsNonRoot: true });
@@ -158,7 +162,9 @@ export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
   for (const { owner, spec } of podSpecs(objects)) {
     const at = `${owner.kind}/${owner.metadata.name}`;
     expect({ at, automount: spec.automountServiceAccountToken }).toEqual({ at, automount: false });
-    const tokenVolumes = (spec.volumes ?? []).filter((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken)).map((v: any) => v.name);
+    const tokenVolumes = (spec.volumes ?? [])
+      .filter((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken))
+      .map((v: any) => v.name);
     if (owner.kind === 'Job') expect({ at, tokenVolumes }).toEqual({ at, tokenVolumes: [] });
     for (const c of allContainers(spec)) {
       const mountsToken = (c.volumeMounts ?? []).some((m: any) => tokenVolumes.includes(m.name));
@@ -169,9 +175,9 @@ export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
 }
 
 /** All of the checks above, over one synthesized set. */
-export function expectSoundManifests(objects: Manifest[], options: { externalSecrets?: string[] } = {}): void {
+export function expectSoundManifests(objects: Manifest[], options: { externalSecrets?: string[]; foreignContainers?: string[] } = {}): void {
   expectSchemaValid(objects);
-  expectRestricted(objects);
+  expectRestricted(objects, options.foreignContainers);
   expectReferencesResolve(objects, options.externalSecrets);
   expectLeastPrivilege(objects);
   expectOnlyWaiterHasToken(objects);

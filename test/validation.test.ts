@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkMountPath, checkName, checkPinnedImage, checkPort,
+  checkPorts,
   MAX_DATA_BYTES,
 } from '../src/validation';
 
@@ -82,4 +83,13 @@ test('checkExclusive names both props', () => {
 test.each(['/app/dbconfig.yml', '/config.yaml'])('checkMountPath accepts %s', (p) => expect(checkMountPath('configFile.path', p)).toBe(p));
 test.each(['dbconfig.yml', '/app/', '/a/../b', '/a//b', ''])('checkMountPath rejects %j', (p) => {
   expect(() => checkMountPath('configFile.path', p)).toThrow(/^configFile\.path: must be an absolute path/);
+});
+
+test('checkPorts wants unique numbers and, for several ports, unique IANA names', () => {
+  expect(() => checkPorts('ports', [{ number: 80 }])).not.toThrow();
+  expect(() => checkPorts('ports', [{ number: 80, name: 'http' }, { number: 9090, name: 'metrics-2' }])).not.toThrow();
+  expect(() => checkPorts('ports', [{ number: 80 }, { number: 81, name: 'b' }])).toThrow(/^ports\[0\]\.name: is required/);
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a' }, { number: 81, name: 'a' }])).toThrow(/^ports\[1\]\.name: is used by an earlier port/);
+  expect(() => checkPorts('ports', [{ number: 80, name: '8080' }])).toThrow(/^ports\[0\]\.name: must be an IANA service name/);
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a-very-long-port-name' }])).toThrow(/^ports\[0\]\.name:/);
 });

@@ -1,0 +1,235 @@
+import { Chart, Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import * as fc from 'fast-check';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, podSpecs, synth } from './helpers';
+import { DatabaseMigration, DatabaseMigrationProps, NO_TTL_REASON } from '../src';
+
+const IMAGE = 'ghcr.io/acme/migrations:1.0.0';
+
+function migrate(props: Partial<DatabaseMigrationProps> = {}, chart: Chart = newChart()) {
+  const migration = new DatabaseMigration(chart, 'db', { name: 'api', image: IMAGE, ...props });
+  return { chart, migration, objects: synth(chart) };
+}
+
+const jobOf = (objects: Manifest[]) => one(objects, 'Job');
+
+describe('the Job', () => {
+  const { migration, objects } = migrate();
+  const job = jobOf(objects);
+  const pod = job.spec.template.spec;
+
+  test('is named <name>-migrate-<hash>', () => {
+    expect(job.metadata.name).toBe(migration.jobName);
+    expect(migration.jobName).toMatch(/^api-migrate-[0-9a-f]{10}$/);
+  });
+
+  test('does not retry, has a 10 minute deadline and no TTL, and says why', () => {
+    expect(job.spec.backoffLimit).toBe(0);
+    expect(job.spec.activeDeadlineSeconds).toBe(600);
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
+    expect(job.metadata.annotations['ignore-check.kube-linter.io/job-ttl-seconds-after-finished']).toBe(NO_TTL_REASON);
+    expect(pod.restartPolicy).toBe('Never');
+  });
+
+  test('its pod gets no service account token and carries the labels', () => {
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBeUndefined();
+    expect(job.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'api', 'app.kubernetes.io/component': 'migration' });
+  });
+
+  test('alone, the manifests are sound', () => expectSoundManifests(objects));
+});
+
+test('backoff limit, deadline, command, args, env and resources reach the Job', () => {
+  const job = jobOf(migrate({
+    backoffLimit: 2,
+    activeDeadline: Duration.minutes(30),
+    command: ['sql-migrate', 'up'],
+    args: ['-env=production'],
+    env: { MIGRATE_ENV: 'production' },
+    resources: { memory: { limit: Size.mebibytes(256) } },
+    securityContext: { user: 1000 },
+  }).objects);
+  const [container] = job.spec.template.spec.containers;
+  expect(job.spec.backoffLimit).toBe(2);
+  expect(job.spec.activeDeadlineSeconds).toBe(1800);
+  expect(container).toMatchObject({
+    name: 'migrate',
+    image: IMAGE,
+    command: ['sql-migrate', 'up'],
+    args: ['-env=production'],
+    env: [{ name: 'MIGRATE_ENV', value: 'production' }],
+    resources: { limits: { memory: '256Mi' } },
+    securityContext: { runAsUser: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true },
+  });
+});
+
+test('the config file is mounted read-only by subPath from an immutable, hashed ConfigMap', () => {
+  const content = 'production:\n  dialect: postgres\n  datasource: password=${DB_PASSWORD}\n';
+  const { objects } = migrate({ configFile: { path: '/migrations/dbconfig.yml', content } });
+  const pod = jobOf(objects).spec.template.spec;
+  const mount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === '/migrations/dbconfig.yml');
+  expect(mount).toMatchObject({ subPath: 'dbconfig.yml', readOnly: true });
+  const cmName = pod.volumes.find((v: any) => v.name === mount.name).configMap.name;
+  const cm = ofKind(objects, 'ConfigMap').find((c) => c.metadata.name === cmName)!;
+  expect(cm.metadata.name).toMatch(/^api-migrate-files-[0-9a-f]{10}$/);
+  expect(cm.immutable).toBe(true);
+  expect(cm.data).toEqual({ 'dbconfig.yml': content });
+  expectSoundManifests(objects);
+});
+
+test('migration-only secret values reach the Job alone, through an immutable, hashed Secret', () => {
+  const { chart, migration } = migrate({ secretValues: { GIT_TOKEN: 'ghp_example' } });
+  const web = new kplus.Deployment(chart, 'web', { containers: [{ image: 'web:1' }] });
+  migration.gate(web);
+  const objects = synth(chart);
+  const secret = one(objects, 'Secret');
+  expect(secret.metadata.name).toMatch(/^api-migrate-secret-[0-9a-f]{10}$/);
+  expect(secret.immutable).toBe(true);
+  expect(secret.stringData).toEqual({ GIT_TOKEN: 'ghp_example' });
+  expect(jobOf(objects).spec.template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: secret.metadata.name } }]);
+  expect(JSON.stringify(one(objects, 'Deployment'))).not.toContain(secret.metadata.name);
+  expectSoundManifests(objects, { foreignContainers: ['main'] });
+});
+
+test('an existing Secret is referenced and never emitted', () => {
+  const chart = newChart();
+  const { objects } = migrate({ existingSecret: kplus.Secret.fromSecretName(chart, 'git', 'git-credentials') }, chart);
+  expect(ofKind(objects, 'Secret')).toEqual([]);
+  expect(jobOf(objects).spec.template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: 'git-credentials' } }]);
+  expectSoundManifests(objects, { externalSecrets: ['git-credentials'] });
+});
+
+describe('the Job name', () => {
+  const name = (props: Partial<DatabaseMigrationProps> = {}) => migrate(props).migration.jobName;
+
+  test('is the same for the same inputs, in any key order', () => {
+    expect(name({ env: { A: '1', B: '2' } })).toBe(name({ env: { B: '2', A: '1' } }));
+  });
+
+  test.each<[string, Partial<DatabaseMigrationProps>]>([
+    ['image', { image: 'ghcr.io/acme/migrations:1.0.1' }],
+    ['command', { command: ['migrate'] }],
+    ['args', { args: ['up'] }],
+    ['env', { env: { A: '1' } }],
+    ['config file content', { configFile: { path: '/c.yml', content: 'b' } }],
+    ['secret values', { secretValues: { T: 'x' } }],
+    ['backoff limit', { backoffLimit: 1 }],
+    ['resources', { resources: { memory: { limit: Size.mebibytes(64) } } }],
+    ['security context', { securityContext: { user: 1001 } }],
+  ])('changes with the %s', (_what, props) => {
+    expect(name(props)).not.toBe(name());
+  });
+
+  test('changes with the secrets and config maps it reads', () => {
+    const chart = newChart();
+    const a = migrate({ envFromSecrets: [kplus.Secret.fromSecretName(chart, 'a', 'creds-a')] }, chart).migration.jobName;
+    const chart2 = newChart();
+    const b = migrate({ envFromSecrets: [kplus.Secret.fromSecretName(chart2, 'b', 'creds-b')] }, chart2).migration.jobName;
+    expect(a).not.toBe(b);
+  });
+
+  test('stays at most 63 characters for the longest names', () => {
+    const long = migrate({ name: 'a'.repeat(63) }).migration.jobName;
+    expect(long).toHaveLength(63);
+    expect(long).toMatch(/^a+-migrate-[0-9a-f]{10}$/);
+  });
+
+  // Re-applying a Job whose pod template changed under the same name fails with
+  // "field is immutable". Whatever the props, the same name must mean the same Job.
+  test('determines the Job spec: equal names mean equal Jobs', () => {
+    const small = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+    const props = fc.record({
+      image: fc.constantFrom('m:1', 'm:2'),
+      command: small(fc.constantFrom(['a'], ['b'])),
+      args: small(fc.constantFrom(['x'], ['y'])),
+      env: small(fc.dictionary(fc.constantFrom('A', 'B'), fc.constantFrom('1', '2'))),
+      backoffLimit: small(fc.constantFrom(0, 1)),
+      activeDeadline: small(fc.constantFrom(60, 120).map((s) => Duration.seconds(s))),
+      secretValues: small(fc.constantFrom({ T: '1' }, { T: '2' })),
+      configFile: small(fc.constantFrom({ path: '/a.yml', content: '1' }, { path: '/b.yml', content: '1' })),
+      securityContext: small(fc.constantFrom({ user: 1 }, { readOnlyRootFilesystem: false })),
+    });
+    const seen = new Map<string, string>();
+    fc.assert(fc.property(props, (p) => {
+      const job = jobOf(migrate(p).objects);
+      const spec = JSON.stringify(job.spec);
+      const before = seen.get(job.metadata.name);
+      if (before !== undefined) expect(spec).toBe(before);
+      seen.set(job.metadata.name, spec);
+    }), { numRuns: 300 });
+    expect(seen.size).toBeGreaterThan(50);
+  });
+});
+
+describe('gate()', () => {
+  function twoWorkloads() {
+    const chart = newChart();
+    const migration = new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE });
+    const api = new kplus.Deployment(chart, 'api', { metadata: { name: 'api' }, containers: [{ image: 'api:1' }] });
+    const workerAccount = new kplus.ServiceAccount(chart, 'worker-sa', { metadata: { name: 'worker' }, automountToken: false });
+    const worker = new kplus.StatefulSet(chart, 'worker', {
+      metadata: { name: 'worker' },
+      serviceAccount: workerAccount,
+      containers: [{ image: 'worker:1' }],
+      service: new kplus.Service(chart, 'worker-svc', { metadata: { name: 'worker' }, clusterIP: 'None', ports: [{ port: 80 }] }),
+    });
+    migration.gate(api);
+    migration.gate(worker);
+    return { chart, migration, api, worker, objects: synth(chart) };
+  }
+
+  test('holds every gated workload in the same Job', () => {
+    const { migration, objects } = twoWorkloads();
+    const waiters = podSpecs(objects).filter((p) => p.owner.kind !== 'Job').map((p) => p.spec.initContainers[0]);
+    expect(waiters).toHaveLength(2);
+    for (const w of waiters) expect(w.env).toContainEqual({ name: 'MIGRATION_JOB', value: migration.jobName });
+    expect(migration.gatedWorkloads).toHaveLength(2);
+  });
+
+  test('gives each workload its own ServiceAccount and RoleBinding to one read-only Role', () => {
+    const { objects } = twoWorkloads();
+    const accounts = podSpecs(objects).filter((p) => p.owner.kind !== 'Job').map((p) => p.spec.serviceAccountName);
+    expect(accounts).toEqual(['api', 'worker']);
+    expect(ofKind(objects, 'Role')).toHaveLength(1);
+    const bindings = ofKind(objects, 'RoleBinding');
+    expect(bindings.map((b) => b.subjects.map((s: any) => s.name))).toEqual([['api'], ['worker']]);
+    expect(new Set(bindings.map((b) => b.roleRef.name)).size).toBe(1);
+    expectSoundManifests(objects, { foreignContainers: ['main'] });
+  });
+
+  test('refuses a workload that automounts a token, or one gated twice', () => {
+    const { chart, migration, api } = twoWorkloads();
+    expect(() => migration.gate(api)).toThrow(/^gate\(test\/api\): the workload is already gated on migration 'shop'/);
+    const loose = new kplus.Deployment(chart, 'loose', { automountServiceAccountToken: true, containers: [{ image: 'x:1' }] });
+    expect(() => migration.gate(loose)).toThrow(/^gate\(test\/loose\): automountServiceAccountToken must be false/);
+  });
+
+  test('refuses a container name that is already taken', () => {
+    const chart = newChart();
+    const migration = new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE });
+    const web = new kplus.Deployment(chart, 'web', { containers: [{ name: 'wait-for-shop', image: 'x:1' }] });
+    expect(() => migration.gate(web)).toThrow(/already has a container named 'wait-for-shop'/);
+  });
+});
+
+test.each<[string, Partial<DatabaseMigrationProps>, RegExp]>([
+  ['no image', { image: undefined }, /^image: required/],
+  ['an unpinned image', { image: 'ghcr.io/acme/migrations' }, /^image: must be pinned/],
+  ['a latest image', { image: 'migrations:latest' }, /^image: must not use the moving tag `latest`/],
+  ['a bad name', { name: 'API' }, /^name: must be a DNS label/],
+  ['an empty command', { command: [] }, /^command: must be a non-empty list/],
+  ['a bad env name', { env: { 'A-B': '1' } }, /^env\.A-B:/],
+  ['a negative backoff limit', { backoffLimit: -1 }, /^backoffLimit: must be a whole number of at least 0/],
+  ['a zero deadline', { activeDeadline: Duration.seconds(0) }, /^activeDeadline: must be a positive duration/],
+  ['a relative config file path', { configFile: { path: 'dbconfig.yml', content: '' } }, /^configFile\.path: must be an absolute path/],
+  ['an oversized config file', { configFile: { path: '/c.yml', content: 'x'.repeat(1024 * 1024) } }, /^configFile\.content: holds/],
+])('rejects %s', (_what, props, message) => {
+  expect(() => migrate(props)).toThrow(message);
+});
+
+test('rejects literal and existing migration secrets together', () => {
+  const chart = newChart();
+  expect(() => migrate({ secretValues: { A: '1' }, existingSecret: kplus.Secret.fromSecretName(chart, 's', 's') }, chart))
+    .toThrow(/^secretValues and existingSecret are mutually exclusive/);
+});
