@@ -1,8 +1,7 @@
 import { Duration } from 'cdk8s';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkMountPath, checkName, checkPinnedImage, checkPort,
-  checkPorts,
-  MAX_DATA_BYTES,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkMountPath, checkName,
+  checkPinnedImage, checkPort, checkPorts, MAX_DATA_BYTES,
 } from '../src/validation';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
