@@ -2,6 +2,7 @@ import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { envFrom, envValues } from './env';
+import { Applier } from './applier';
 import { DatabaseMigration, isNonEmpty, MigrationOptions } from './migration';
 import { contentHash, hashedName, recommendedLabels } from './naming';
 import { restrictedContainer, restrictPod } from './security';
@@ -134,6 +135,13 @@ export interface MigratedApplicationProps {
    * @default - the name
    */
   readonly partOf?: string;
+
+  /**
+   * How the order (config, then migration, then workloads) is also told to
+   * the tool that applies the manifests.
+   * @default Applier.plain()
+   */
+  readonly applier?: Applier;
 }
 
 /**
@@ -206,7 +214,9 @@ export class MigratedApplication extends Construct {
       envFromConfigMaps: configMaps,
       envFromSecrets: secrets,
       partOf,
+      applier: props.applier,
     }));
+    this.migration._annotate('config', ...configMaps, ...this.secret ? [this.secret] : []);
     const activeDeadline = this.migration.activeDeadline.toSeconds();
     const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
     if (progressDeadline <= activeDeadline) {
@@ -217,6 +227,7 @@ export class MigratedApplication extends Construct {
       metadata: { name: this.name, labels },
       automountToken: false,
     });
+    this.migration._annotate('rbac', this.serviceAccount);
     this.deployment = new kplus.Deployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       replicas,
@@ -255,6 +266,7 @@ export class MigratedApplication extends Construct {
       });
       this.service.metadata.addLabel('app.kubernetes.io/name', this.name);
       for (const [k, v] of Object.entries(labels)) this.service.metadata.addLabel(k, v);
+      this.migration._annotate('workload', this.service);
     }
   }
 }

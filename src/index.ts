@@ -1,3 +1,4 @@
+export { Applier } from './applier';
 export * from './application';
 export * from './migration';
 export { WaiterOptions, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT } from './waiter';

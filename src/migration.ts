@@ -3,6 +3,7 @@ import { ApiObject, Duration, JsonPatch, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { envFrom, envValues } from './env';
+import { Applier, Stage } from './applier';
 import { contentHash, fitName, hashedName, recommendedLabels } from './naming';
 import { podSpecPath, restrictedContainer, restrictPod } from './security';
 import {
@@ -110,6 +111,12 @@ export interface MigrationOptions {
    * @default - see `WaiterOptions`
    */
   readonly waiter?: WaiterOptions;
+
+  /**
+   * How the order is also told to the tool that applies the manifests.
+   * @default Applier.plain()
+   */
+  readonly applier?: Applier;
 }
 
 /** Props of a `DatabaseMigration`. */
@@ -166,6 +173,9 @@ export class DatabaseMigration extends Construct {
   /** The Secret with the migration-only `secretValues`, if any. */
   public readonly secret?: kplus.Secret;
 
+  /** How the order is told to the applier. */
+  public readonly applier: Applier;
+
   private readonly labels: { [key: string]: string };
   private readonly waiter: WaiterOptions;
   private readonly gated: kplus.Workload[] = [];
@@ -187,6 +197,7 @@ export class DatabaseMigration extends Construct {
       checkMountPath('configFile.path', props.configFile.path);
       checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
     }
+    this.applier = props.applier ?? Applier.plain();
     this.waiter = props.waiter ?? {};
     checkWaiterOptions(this.waiter);
     this.labels = recommendedLabels(this.name, 'migration', props.partOf ?? this.name);
@@ -198,6 +209,7 @@ export class DatabaseMigration extends Construct {
         stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
+      this._annotate('config', this.secret);
     }
     const configMaps = props.envFromConfigMaps ?? [];
     const secrets = [...props.envFromSecrets ?? [], ...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
@@ -232,6 +244,7 @@ export class DatabaseMigration extends Construct {
       securityContext: { ensureNonRoot: true },
     });
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
+    this._annotate('migration', this.job);
     restrictPod(this.job);
 
     const container = this.job.addContainer({
@@ -254,6 +267,7 @@ export class DatabaseMigration extends Construct {
         data: { [key]: props.configFile.content },
         immutable: true,
       });
+      this._annotate('config', files);
       container.mount(props.configFile.path, kplus.Volume.fromConfigMap(this.job, 'config-file', files, { name: 'config-file' }), { subPath: key, readOnly: true });
     }
   }
@@ -279,23 +293,36 @@ export class DatabaseMigration extends Construct {
 
     let serviceAccount = workload.serviceAccount;
     if (!serviceAccount) {
-      serviceAccount = new kplus.ServiceAccount(workload, 'service-account', {
+      const created = new kplus.ServiceAccount(workload, 'service-account', {
         metadata: { name: fitName(workload.name), labels: this.labels },
         automountToken: false,
       });
-      ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, serviceAccount.name));
+      ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, created.name));
+      this._annotate('rbac', created);
+      serviceAccount = created;
     }
 
     if (!this.role) {
       this.role = new kplus.Role(this, 'reader', { metadata: { name: hashedName(this.name, 'reader', contentHash(this.name)), labels: this.labels } });
       this.role.allowRead(this.job);
+      this._annotate('rbac', this.role);
     }
     const binding = new kplus.RoleBinding(this, `reader-${this.gated.length}`, {
       metadata: { name: hashedName(this.name, 'reader', contentHash([this.name, serviceAccount.name])), labels: this.labels },
       role: this.role,
     });
     binding.addSubjects(serviceAccount);
+    this._annotate('rbac', binding);
+    this._annotate('workload', workload);
     this.gated.push(workload);
+  }
+
+  /**
+   * Annotates objects for the applier, as belonging to `stage` of the release.
+   * @internal
+   */
+  public _annotate(stage: Stage, ...resources: kplus.Resource[]): void {
+    for (const r of resources) this.applier._annotate(r.metadata, stage);
   }
 }
 

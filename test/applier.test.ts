@@ -1,0 +1,94 @@
+import * as kplus from 'cdk8s-plus-27';
+import { expectSoundManifests, Manifest, newChart, synth } from './helpers';
+import { Applier, MigratedApplication } from '../src';
+
+function render(applier?: Applier): Manifest[] {
+  const chart = newChart();
+  const app = new MigratedApplication(chart, 'shop', {
+    name: 'shop',
+    image: 'ghcr.io/acme/shop:1.0.0',
+    ports: [{ number: 8080 }],
+    config: { A: '1' },
+    secretValues: { B: '2' },
+    migration: { secretValues: { GIT_TOKEN: 't' }, configFile: { path: '/c.yml', content: 'x' } },
+    applier,
+  });
+  app.migration.gate(new kplus.Deployment(chart, 'worker', { metadata: { name: 'worker' }, containers: [{ image: 'worker:1' }] }));
+  const objects = synth(chart);
+  expectSoundManifests(objects, { foreignContainers: ['main'] });
+  return objects;
+}
+
+/** `Kind/name` → annotations, for every object. */
+const annotations = (objects: Manifest[]) =>
+  Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name.replace(/-[0-9a-f]{10}$/, '-<hash>')}`, o.metadata.annotations ?? {}]));
+
+const JOB_TTL = 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished';
+const withoutTtlNote = (a: { [k: string]: any }) => Object.fromEntries(Object.entries(a).map(([k, v]) => {
+  const { [JOB_TTL]: _, ...rest } = v;
+  return [k, rest];
+}));
+
+const OBJECTS = [
+  'ConfigMap/shop-config-<hash>', 'Secret/shop-secret-<hash>', 'Secret/shop-migrate-secret-<hash>', 'ConfigMap/shop-migrate-files-<hash>',
+  'Job/shop-migrate-<hash>', 'ServiceAccount/shop', 'ServiceAccount/worker', 'Role/shop-reader-<hash>', 'RoleBinding/shop-reader-<hash>',
+  'Deployment/shop', 'Deployment/worker', 'Service/shop',
+];
+
+test.each([undefined, Applier.plain(), Applier.flux()])('%s: no annotations but the Job\'s TTL note', (applier) => {
+  const objects = render(applier);
+  const all = withoutTtlNote(annotations(objects));
+  expect(Object.keys(all).sort()).toEqual([...OBJECTS].sort());
+  for (const a of Object.values(all)) expect(a).toEqual({});
+});
+
+test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => {
+  const objects = render(Applier.argoCd());
+  const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
+  const rbac = objects.filter((o) => o.kind === 'RoleBinding');
+  expect(rbac).toHaveLength(2);
+  for (const b of rbac) expect(b.metadata.annotations).toEqual(wave(-2));
+  expect(withoutTtlNote(annotations(objects))).toEqual({
+    'ConfigMap/shop-config-<hash>': wave(-2),
+    'Secret/shop-secret-<hash>': wave(-2),
+    'Secret/shop-migrate-secret-<hash>': wave(-2),
+    'ConfigMap/shop-migrate-files-<hash>': wave(-2),
+    'ServiceAccount/shop': wave(-2),
+    'ServiceAccount/worker': wave(-2),
+    'Role/shop-reader-<hash>': wave(-2),
+    'RoleBinding/shop-reader-<hash>': wave(-2),
+    'Job/shop-migrate-<hash>': wave(-1),
+    'Deployment/shop': wave(0),
+    'Deployment/worker': wave(0),
+    'Service/shop': wave(0),
+  });
+});
+
+test('helm: what the Job reads, then the Job, as pre-install/pre-upgrade hooks; the rest stays in the release', () => {
+  const objects = render(Applier.helm());
+  const hook = (weight: number) => ({
+    'helm.sh/hook': 'pre-install,pre-upgrade',
+    'helm.sh/hook-weight': String(weight),
+    'helm.sh/hook-delete-policy': 'before-hook-creation',
+  });
+  expect(withoutTtlNote(annotations(objects))).toEqual({
+    'ConfigMap/shop-config-<hash>': hook(-10),
+    'Secret/shop-secret-<hash>': hook(-10),
+    'Secret/shop-migrate-secret-<hash>': hook(-10),
+    'ConfigMap/shop-migrate-files-<hash>': hook(-10),
+    'Job/shop-migrate-<hash>': hook(0),
+    'ServiceAccount/shop': {},
+    'ServiceAccount/worker': {},
+    'Role/shop-reader-<hash>': {},
+    'RoleBinding/shop-reader-<hash>': {},
+    'Deployment/shop': {},
+    'Deployment/worker': {},
+    'Service/shop': {},
+  });
+  // The init container stays: hooks order a helm install, not a kubectl apply of the same YAML.
+  expect(objects.filter((o) => o.kind === 'Deployment').every((d) => d.spec.template.spec.initContainers[0].name === 'wait-for-shop')).toBe(true);
+});
+
+test('appliers have names', () => {
+  expect([Applier.plain(), Applier.flux(), Applier.argoCd(), Applier.helm()].map((a) => a.name)).toEqual(['plain', 'flux', 'argocd', 'helm']);
+});
