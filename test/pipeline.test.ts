@@ -1,0 +1,94 @@
+import { spawnSync } from 'child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
+const SCRIPT = join(__dirname, '..', 'pipeline', 'wait-for-release.sh');
+
+/*
+ * The pipeline recipe against a stand-in kubectl: `get -o name` lists the
+ * objects, each `wait --for=condition=X` ends after the delay in `wait-X`
+ * ("never" blocks), `get -o jsonpath` prints the failure reason, and
+ * `rollout status` succeeds. Every call's arguments are recorded.
+ * The e2e suite runs the recipe against a real API server.
+ */
+describe('pipeline/wait-for-release.sh', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gate-'));
+    writeFileSync(join(dir, 'kubectl'), `#!/usr/bin/env bash
+echo "$*" >> "$FAKE/calls"
+case "$*" in
+  *"--output name"*) cat "$FAKE/objects" ;;
+  *"--output jsonpath="*) printf 'BackoffLimitExceeded: Job has reached the specified backoff limit' ;;
+  wait*condition=Complete*) d=$(cat "$FAKE/wait-Complete"); [[ $d == never ]] && exec sleep 30; sleep "$d" ;;
+  wait*condition=Failed*) d=$(cat "$FAKE/wait-Failed"); [[ $d == never ]] && exec sleep 30; sleep "$d" ;;
+  rollout*) echo "rolled out" ;;
+esac
+`, { mode: 0o755 });
+    writeFileSync(join(dir, 'objects'), 'configmap/shop-config-1\njob.batch/shop-migrate-abc\ndeployment.apps/shop\nstatefulset.apps/worker\n');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function run(args: string[], waits: { Complete: string; Failed: string }) {
+    writeFileSync(join(dir, 'wait-Complete'), waits.Complete);
+    writeFileSync(join(dir, 'wait-Failed'), waits.Failed);
+    const r = spawnSync('bash', [SCRIPT, ...args], {
+      env: { PATH: `${dir}:${process.env.PATH}`, FAKE: dir }, encoding: 'utf-8', timeout: 20_000,
+    });
+    const calls = existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf-8').trim().split('\n') : [];
+    return { ...r, calls };
+  }
+
+  test('waits for the Job, then for each workload\'s rollout', () => {
+    const r = run(['-n', 'shop', '-t', '5m', '-f', 'dist/'], { Complete: '0.2', Failed: 'never' });
+    expect(r.status).toBe(0);
+    expect(r.calls[0]).toBe('get --namespace shop --filename dist/ --output name');
+    expect(r.calls).toContain('wait --namespace shop --for=condition=Complete --timeout=5m job.batch/shop-migrate-abc');
+    expect(r.calls).toContain('wait --namespace shop --for=condition=Failed --timeout=5m job.batch/shop-migrate-abc');
+    expect(r.calls.slice(-2)).toEqual([
+      'rollout status --namespace shop --timeout=5m deployment.apps/shop',
+      'rollout status --namespace shop --timeout=5m statefulset.apps/worker',
+    ]);
+    expect(r.stdout).toContain('job.batch/shop-migrate-abc is complete');
+  });
+
+  test('fails at once with the Job\'s reason when the migration fails, and checks no rollout', () => {
+    const r = run(['-f', 'dist/'], { Complete: 'never', Failed: '0.2' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('job.batch/shop-migrate-abc failed: BackoffLimitExceeded: Job has reached the specified backoff limit. '
+      + 'Next: kubectl logs job.batch/shop-migrate-abc');
+    expect(r.calls.filter((c) => c.startsWith('rollout'))).toEqual([]);
+    expect(run(['-n', 'shop', '-f', 'dist/'], { Complete: 'never', Failed: '0' }).stderr).toContain('Next: kubectl logs --namespace shop job.batch/');
+  });
+
+  test('fails when neither condition arrives in time', () => {
+    const fakeTimeout = `#!/usr/bin/env bash
+echo "$*" >> "$FAKE/calls"
+case "$*" in *"--output name"*) cat "$FAKE/objects" ;; wait*) exit 1 ;; esac
+`;
+    writeFileSync(join(dir, 'kubectl'), fakeTimeout, { mode: 0o755 });
+    const r = run(['-t', '1s', '-f', 'dist/'], { Complete: 'never', Failed: 'never' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('job.batch/shop-migrate-abc: gave up waiting after 1s');
+  });
+
+  test('finds the objects by label with -l', () => {
+    const r = run(['-l', 'app.kubernetes.io/instance=shop'], { Complete: '0', Failed: 'never' });
+    expect(r.status).toBe(0);
+    expect(r.calls[0]).toBe('get jobs,deployments,statefulsets,daemonsets --selector app.kubernetes.io/instance=shop --output name');
+  });
+
+  test('asks for manifests or a selector', () => {
+    const r = run([], { Complete: '0', Failed: '0' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^usage: /);
+  });
+
+  test('passes shellcheck', () => {
+    const r = spawnSync('shellcheck', ['--severity=style', SCRIPT], { encoding: 'utf-8' });
+    if (r.error) throw new Error(`shellcheck is required (apt-get install shellcheck): ${r.error.message}`);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
