@@ -1,0 +1,89 @@
+import { ApiObject, App, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { DatabaseMigration } from 'cdk8s-migrated-app';
+
+// One release of an orders service made of two workloads built from the same
+// image: an HTTP API and a queue worker. One migration Job runs per release,
+// and the pods of both Deployments wait for it.
+const app = new App();
+const chart = new Chart(app, 'shared-migration');
+
+const IMAGE = 'ghcr.io/example/orders:5.0.2';
+
+// Settings both workloads and the migration read.
+const config = new kplus.ConfigMap(chart, 'config', {
+  metadata: { name: 'orders-db' },
+  data: { DB_HOST: 'postgres.database.svc.cluster.local', DB_NAME: 'orders', DB_USER: 'orders' },
+});
+// DB_PASSWORD, made outside this app (External Secrets, Sealed Secrets, kubectl).
+const credentials = kplus.Secret.fromSecretName(chart, 'credentials', 'orders-db');
+
+const migration = new DatabaseMigration(chart, 'migration', {
+  name: 'orders',
+  image: IMAGE,
+  command: ['/app/orders', 'migrate', 'up'],
+  envFromConfigMaps: [config],
+  envFromSecrets: [credentials],
+  resources: {
+    cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
+    memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+  },
+  securityContext: { user: 10001, group: 10001 },
+});
+
+/**
+ * A Deployment of the orders image, as restricted as the library's own pods:
+ * non-root, read-only root filesystem, no privilege escalation, no
+ * capabilities, RuntimeDefault seccomp, and no service account token.
+ */
+function ordersDeployment(scope: Construct, id: string, name: string, args: string[], port: kplus.ContainerPort): kplus.Deployment {
+  const deployment = new kplus.Deployment(scope, id, {
+    metadata: { name, labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'orders' } },
+    replicas: 2,
+    // Longer than the migration's 10-minute active deadline, so that a slow but
+    // healthy migration does not fail `kubectl rollout status`.
+    progressDeadline: Duration.minutes(15),
+    securityContext: { ensureNonRoot: true, user: 10001, group: 10001 },
+    // automountServiceAccountToken stays false (the cdk8s-plus default); gate() requires it.
+  });
+  deployment.podMetadata.addLabel('app.kubernetes.io/name', name);
+  // cdk8s-plus-27 has no prop for the pod's seccomp profile.
+  ApiObject.of(deployment).addJsonPatch(
+    JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
+  deployment.addContainer({
+    name: 'orders',
+    image: IMAGE,
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    command: ['/app/orders', ...args],
+    ports: [port],
+    envFrom: [kplus.Env.fromConfigMap(config), kplus.Env.fromSecret(credentials)],
+    resources: {
+      cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
+      memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+    },
+    readiness: kplus.Probe.fromHttpGet('/readyz', { port: port.number }),
+    liveness: kplus.Probe.fromHttpGet('/healthz', { port: port.number }),
+    securityContext: {
+      ensureNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      // cdk8s-plus-27's Capability enum has no member for `ALL`.
+      capabilities: { drop: ['ALL' as kplus.Capability] },
+    },
+    volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(deployment, 'tmp', 'tmp') }],
+  });
+  return deployment;
+}
+
+const api = ordersDeployment(chart, 'api', 'orders-api', ['serve', '--listen=:8080'], { number: 8080, name: 'http' });
+const worker = ordersDeployment(chart, 'worker', 'orders-worker', ['work', '--queue=orders', '--health=:9090'], { number: 9090, name: 'health' });
+api.exposeViaService({ name: 'orders-api', ports: [{ port: 80, targetPort: 8080, name: 'http' }] });
+
+// Each gets the wait-for init container, a ServiceAccount of its own (neither
+// has one) and a RoleBinding to the one Role that may read this release's Job.
+migration.gate(api);
+migration.gate(worker);
+
+app.synth();

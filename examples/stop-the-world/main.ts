@@ -1,0 +1,42 @@
+import { App, Chart, Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { MigratedApplication } from 'cdk8s-migrated-app';
+
+// A Django app whose next release renames a column: the running version would
+// break against the new schema, so no old pod may serve once the migration has
+// started. With the Recreate strategy, every old pod is stopped; the new pods
+// then wait for the migration before they start. Expect downtime.
+const app = new App();
+const chart = new Chart(app, 'stop-the-world');
+
+new MigratedApplication(chart, 'catalog', {
+  name: 'catalog',
+  image: 'ghcr.io/example/catalog:4.0.0',
+  replicas: 3,
+  strategy: kplus.DeploymentStrategy.recreate(),
+  command: ['gunicorn', 'catalog.wsgi', '--bind=0.0.0.0:8000', '--workers=3'],
+  ports: [{ number: 8000, name: 'http' }],
+  config: {
+    DJANGO_SETTINGS_MODULE: 'catalog.settings.production',
+    DATABASE_HOST: 'postgres.database.svc.cluster.local',
+    DATABASE_NAME: 'catalog',
+    DATABASE_USER: 'catalog',
+  },
+  // Placeholder: in production, keep it out of git with `existingSecret`.
+  secretValues: { DATABASE_PASSWORD: 'change-me' },
+  resources: {
+    cpu: { request: kplus.Cpu.millis(200), limit: kplus.Cpu.units(1) },
+    memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+  },
+  readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8000 }),
+  securityContext: { user: 10001, group: 10001 },
+  migration: {
+    command: ['python', 'manage.py', 'migrate', '--noinput'],
+    // A table rewrite can take a while: give it 30 minutes (the rollout's
+    // progress deadline follows: 35 minutes).
+    activeDeadline: Duration.minutes(30),
+    securityContext: { user: 10001, group: 10001 },
+  },
+});
+
+app.synth();
