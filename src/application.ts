@@ -1,11 +1,11 @@
 import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { envFrom, envValues } from './env';
 import { Applier } from './applier';
+import { envFrom, envValues } from './env';
 import { DatabaseMigration, isNonEmpty, MigrationOptions } from './migration';
 import { contentHash, hashedName, recommendedLabels } from './naming';
-import { restrictedContainer, restrictPod } from './security';
+import { Restricted } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPinnedImage, checkPorts,
 } from './validation';
@@ -238,7 +238,7 @@ export class MigratedApplication extends Construct {
       securityContext: { ensureNonRoot: true },
     });
     for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
-    restrictPod(this.deployment);
+    Restricted.applySeccompProfile(this.deployment);
 
     const app = this.deployment.addContainer({
       name: 'app',
@@ -252,7 +252,7 @@ export class MigratedApplication extends Construct {
       readiness: props.readiness,
       liveness: props.liveness,
       startup: props.startup,
-      securityContext: restrictedContainer(props.securityContext),
+      securityContext: Restricted.containerSecurityContext(props.securityContext),
     });
     envFrom(app, configMaps, secrets);
     app.mount('/tmp', kplus.Volume.fromEmptyDir(this.deployment, 'tmp', 'tmp'));

@@ -2,10 +2,10 @@ import { posix } from 'path';
 import { ApiObject, Duration, JsonPatch, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { envFrom, envValues } from './env';
 import { Applier, Stage } from './applier';
+import { envFrom, envValues } from './env';
 import { contentHash, fitName, hashedName, recommendedLabels } from './naming';
-import { podSpecPath, restrictedContainer, restrictPod } from './security';
+import { podSpecPath, Restricted } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkInteger, checkMountPath, checkName, checkPinnedImage,
 } from './validation';
@@ -245,7 +245,7 @@ export class DatabaseMigration extends Construct {
     });
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
     this._annotate('migration', this.job);
-    restrictPod(this.job);
+    Restricted.applySeccompProfile(this.job);
 
     const container = this.job.addContainer({
       name: 'migrate',
@@ -255,7 +255,7 @@ export class DatabaseMigration extends Construct {
       args: props.args,
       envVariables: envValues(props.env),
       resources: props.resources,
-      securityContext: restrictedContainer(props.securityContext),
+      securityContext: Restricted.containerSecurityContext(props.securityContext),
     });
     envFrom(container, configMaps, secrets);
     container.mount('/tmp', kplus.Volume.fromEmptyDir(this.job, 'tmp', 'tmp'));
@@ -289,6 +289,11 @@ export class DatabaseMigration extends Construct {
     if (workload.automountServiceAccountToken) {
       throw new Error(`${where}: automountServiceAccountToken must be false; the waiter mounts its own token so that the app containers get none`);
     }
+    const deadline = this.activeDeadline.toSeconds();
+    if (workload instanceof kplus.Deployment && workload.progressDeadline.toSeconds() <= deadline) {
+      throw new Error(`${where}: the Deployment's progressDeadline (${workload.progressDeadline.toSeconds()}s) must be longer than the migration's `
+        + `activeDeadline (${deadline}s), or a long healthy migration fails the rollout`);
+    }
     addWaiter(workload, this.name, this.jobName, this.waiter);
 
     let serviceAccount = workload.serviceAccount;
@@ -298,6 +303,8 @@ export class DatabaseMigration extends Construct {
         automountToken: false,
       });
       ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, created.name));
+      // Emit it before the workload, so a first apply does not create pods for a missing ServiceAccount.
+      ApiObject.of(workload).addDependency(created);
       this._annotate('rbac', created);
       serviceAccount = created;
     }

@@ -1,13 +1,13 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { fitName } from './naming';
-import { podSpecPath, restrictedContainer } from './security';
+import { podSpecPath, Restricted } from './security';
 import { checkDuration, checkImage, checkName } from './validation';
 
 /**
  * The official kubectl image, pinned. It ships bash, which the waiter script needs.
  */
-export const DEFAULT_WAITER_IMAGE = 'registry.k8s.io/kubectl:v1.34.0';
+export const DEFAULT_WAITER_IMAGE = 'registry.k8s.io/kubectl:v1.36.4';
 
 /** The kubectl image runs as root by default; the waiter runs as this UID instead. */
 export const WAITER_USER = 65532;
@@ -79,7 +79,7 @@ done
 export interface WaiterOptions {
   /**
    * An image with bash and kubectl. Change it to use a private mirror.
-   * @default "registry.k8s.io/kubectl:v1.34.0"
+   * @default "registry.k8s.io/kubectl:v1.36.4"
    */
   readonly image?: string;
 
@@ -146,7 +146,7 @@ export function addWaiter(workload: kplus.Workload, migrationName: string, jobNa
       HOME: kplus.EnvValue.fromValue('/tmp'),
     },
     resources: options.resources ?? WAITER_RESOURCES,
-    securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
+    securityContext: Restricted.containerSecurityContext({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
   });
   container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, `${name}-tmp`, `${name}-tmp`));
 

@@ -1,3 +1,4 @@
+import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { expectSoundManifests, Manifest, newChart, synth } from './helpers';
 import { Applier, MigratedApplication } from '../src';
@@ -13,7 +14,9 @@ function render(applier?: Applier): Manifest[] {
     migration: { secretValues: { GIT_TOKEN: 't' }, configFile: { path: '/c.yml', content: 'x' } },
     applier,
   });
-  app.migration.gate(new kplus.Deployment(chart, 'worker', { metadata: { name: 'worker' }, containers: [{ image: 'worker:1' }] }));
+  app.migration.gate(new kplus.Deployment(chart, 'worker', {
+    metadata: { name: 'worker' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'worker:1' }],
+  }));
   const objects = synth(chart);
   expectSoundManifests(objects, { foreignContainers: ['main'] });
   return objects;

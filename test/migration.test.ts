@@ -80,7 +80,7 @@ test('the config file is mounted read-only by subPath from an immutable, hashed 
 
 test('migration-only secret values reach the Job alone, through an immutable, hashed Secret', () => {
   const { chart, migration } = migrate({ secretValues: { GIT_TOKEN: 'ghp_example' } });
-  const web = new kplus.Deployment(chart, 'web', { containers: [{ image: 'web:1' }] });
+  const web = new kplus.Deployment(chart, 'web', { progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }] });
   migration.gate(web);
   const objects = synth(chart);
   const secret = one(objects, 'Secret');
@@ -166,7 +166,7 @@ describe('gate()', () => {
   function twoWorkloads() {
     const chart = newChart();
     const migration = new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE });
-    const api = new kplus.Deployment(chart, 'api', { metadata: { name: 'api' }, containers: [{ image: 'api:1' }] });
+    const api = new kplus.Deployment(chart, 'api', { metadata: { name: 'api' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'api:1' }] });
     const workerAccount = new kplus.ServiceAccount(chart, 'worker-sa', { metadata: { name: 'worker' }, automountToken: false });
     const worker = new kplus.StatefulSet(chart, 'worker', {
       metadata: { name: 'worker' },
@@ -205,10 +205,26 @@ describe('gate()', () => {
     expect(() => migration.gate(loose)).toThrow(/^gate\(test\/loose\): automountServiceAccountToken must be false/);
   });
 
+  test('refuses a Deployment that would report a long healthy migration as a failed rollout', () => {
+    const { chart, migration } = twoWorkloads();
+    const hasty = new kplus.Deployment(chart, 'hasty', { containers: [{ image: 'x:1' }] });
+    expect(() => migration.gate(hasty)).toThrow(
+      /^gate\(test\/hasty\): the Deployment's progressDeadline \(600s\) must be longer than the migration's activeDeadline \(600s\)/);
+  });
+
+  test('emits a ServiceAccount it creates before the workload that uses it', () => {
+    const { objects } = twoWorkloads();
+    const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds.indexOf('ServiceAccount/api')).toBeLessThan(kinds.indexOf('Deployment/api'));
+  });
+
   test('refuses a container name that is already taken', () => {
     const chart = newChart();
     const migration = new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE });
-    const web = new kplus.Deployment(chart, 'web', { containers: [{ name: 'wait-for-shop', image: 'x:1' }] });
+    const web = new kplus.StatefulSet(chart, 'web', {
+      containers: [{ name: 'wait-for-shop', image: 'x:1' }],
+      service: new kplus.Service(chart, 'web-svc', { clusterIP: 'None', ports: [{ port: 80 }] }),
+    });
     expect(() => migration.gate(web)).toThrow(/already has a container named 'wait-for-shop'/);
   });
 });

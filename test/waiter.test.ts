@@ -10,7 +10,9 @@ import { DatabaseMigration, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT } from '../src';
 function gatedDeployment(waiter = {}) {
   const chart = newChart();
   const migration = new DatabaseMigration(chart, 'db', { name: 'api', image: 'migrate/migrate:v4.17.0', waiter });
-  const deployment = new kplus.Deployment(chart, 'web', { metadata: { name: 'web' }, containers: [{ image: 'web:1' }] });
+  const deployment = new kplus.Deployment(chart, 'web', {
+    metadata: { name: 'web' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }],
+  });
   migration.gate(deployment);
   const objects = synth(chart);
   const spec = podSpecs([one(objects, 'Deployment')])[0].spec;

@@ -1,7 +1,7 @@
-import { ApiObject, App, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DatabaseMigration } from 'cdk8s-migrated-app';
+import { DatabaseMigration, Restricted } from 'cdk8s-migrated-app';
 
 // One release of an orders service made of two workloads built from the same
 // image: an HTTP API and a queue worker. One migration Job runs per release,
@@ -48,9 +48,7 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
     // automountServiceAccountToken stays false (the cdk8s-plus default); gate() requires it.
   });
   deployment.podMetadata.addLabel('app.kubernetes.io/name', name);
-  // cdk8s-plus-27 has no prop for the pod's seccomp profile.
-  ApiObject.of(deployment).addJsonPatch(
-    JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
+  Restricted.applySeccompProfile(deployment);
   deployment.addContainer({
     name: 'orders',
     image: IMAGE,
@@ -64,14 +62,7 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
     },
     readiness: kplus.Probe.fromHttpGet('/readyz', { port: port.number }),
     liveness: kplus.Probe.fromHttpGet('/healthz', { port: port.number }),
-    securityContext: {
-      ensureNonRoot: true,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      // cdk8s-plus-27's Capability enum has no member for `ALL`.
-      capabilities: { drop: ['ALL' as kplus.Capability] },
-    },
+    securityContext: Restricted.containerSecurityContext(),
     volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(deployment, 'tmp', 'tmp') }],
   });
   return deployment;

@@ -18,7 +18,8 @@
 #
 # Binaries come from test/e2e/build.sh (run it first; a cold build is slow).
 # Env: E2E_UP_TIMEOUT  seconds to wait for readiness (default 90)
-#      KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, ETCD  override binary paths
+#      E2E_APISERVER_EXTRA_ARGS  extra kube-apiserver flags, split on spaces
+#                       (e.g. "--min-request-timeout=10" to make watches end sooner)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -73,8 +74,9 @@ cmd_down() {
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     stop_component "${COMPONENTS[i]}"
   done
-  # etcd data is useless once etcd is gone; keep logs, audit log and certs.
-  rm -rf "$DIR/etcd-data"
+  # etcd data is useless once etcd is gone, and env/cluster.json would claim
+  # a running cluster; keep logs, the audit log, certs and kubeconfigs.
+  rm -rf "$DIR/etcd-data" "$DIR/env" "$DIR/cluster.json"
 }
 
 cmd_status() {
@@ -96,7 +98,7 @@ cmd_status() {
 start_component() {
   local name="$1"
   shift
-  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 9>&- &
   echo $! >"$DIR/$name.pid"
 }
 
@@ -257,7 +259,10 @@ cmd_up() {
   DEADLINE=$TIMEOUT
   STARTED=()
   # Any failure from here on: show the logs and take down what was started.
-  trap 'rc=$?; if ((rc != 0)); then dump_logs; log "startup failed, stopping"; cmd_down; fi' EXIT
+  # (fd 9 = our stderr: a signal can land while a probe's output is sent to
+  # /dev/null, and the traps would otherwise inherit that redirection.)
+  exec 9>&2
+  trap 'rc=$?; if ((rc != 0)); then { dump_logs; log "startup failed, stopping"; cmd_down; } 2>&9; fi' EXIT
   trap 'exit 130' INT TERM HUP
 
   rm -rf "$DIR/etcd-data" "$DIR/pki" "$DIR/logs" "$DIR/kubeconfig" \
@@ -301,15 +306,29 @@ EOF
   STARTED+=(etcd)
   wait_for "etcd healthy" etcd_healthy
 
+  local extra=()
+  read -r -a extra <<<"${E2E_APISERVER_EXTRA_ARGS:-}"
+  # --endpoint-reconciler-type=none: the default reconciler refuses a
+  # loopback --advertise-address (Endpoints may not hold 127.0.0.0/8), so
+  # the "kubernetes" Service simply has no endpoints here.
+  # --requestheader-*: only so the controller-manager's delegated authn finds
+  # a complete extension-apiserver-authentication ConfigMap (else it logs
+  # errors); no certificate with CN front-proxy-client is ever issued.
   start_component kube-apiserver "$KUBE_APISERVER" \
     --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
+    --endpoint-reconciler-type=none \
     --secure-port="$APISERVER_PORT" \
     --cert-dir="$DIR/pki" \
     --tls-cert-file="$DIR/pki/apiserver.crt" \
     --tls-private-key-file="$DIR/pki/apiserver.key" \
     --client-ca-file="$DIR/pki/ca.crt" \
+    --requestheader-client-ca-file="$DIR/pki/ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --authorization-mode=RBAC \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --service-account-issuer="$SA_ISSUER" \
@@ -323,7 +342,8 @@ EOF
     --audit-log-maxsize=0 \
     --allow-privileged=true \
     --profiling=false \
-    --v=1
+    --v=1 \
+    "${extra[@]}"
   STARTED+=(kube-apiserver)
   wait_for "kube-apiserver /readyz" apiserver_ready
 
