@@ -30,6 +30,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   jestOptions: {
     // A stale snapshot must fail `npm test`; `npm run test:update` updates them on purpose.
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    // jest 30 (and eslint-import-resolver-typescript 4) need unrs-resolver, whose optional
+    // per-platform packages the registry here lacks in part, which breaks `npm ci`.
+    jestVersion: '^29',
     jestConfig: {
       // The control-plane suite runs with `npm run e2e`, not with the unit tests.
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
@@ -38,6 +41,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     },
   },
 });
+
+project.addDevDeps('eslint-import-resolver-typescript@3.6.3');
 
 // `npm test` compiles with jsii (and regenerates API.md) before the tests and lint.
 project.testTask.prependSpawn(project.postCompileTask);
@@ -54,5 +59,33 @@ project.addTask('examples', {
 });
 
 project.gitignore.exclude('/test/e2e/.bin/', '/test/e2e/.run/');
+
+// Python, Java and Go packages: `npx projen package-all` builds them into dist/.
+// jsii-pacmak builds against the local bindings of a dependency that it finds in
+// node_modules/<dep>/dist/<language>. The registries reachable here lack some of
+// them (Maven Central: org.cdk8s:cdk8s-plus-27; the Go module proxy: cdk8s-core-go
+// v2.70 and cdk8s-plus-go), so these tasks generate them from the npm packages,
+// once per installed version (npm replaces node_modules/<dep> when it changes).
+const unlessBuilt = (...dirs: string[]) => `node -e "process.exit(['${dirs.join("','")}'].every((d) => require('fs').existsSync(d)) ? 1 : 0)"`;
+const javaDeps = project.addTask('package:java:deps', {
+  description: 'Generate the Java bindings of cdk8s-plus-27 into node_modules/cdk8s-plus-27/dist/java',
+  condition: unlessBuilt('node_modules/cdk8s-plus-27/dist/java'),
+  exec: 'jsii-pacmak node_modules/cdk8s-plus-27 -v --target java',
+});
+project.tasks.tryFind('package:java')!.prependSpawn(javaDeps);
+const goDeps = project.addTask('package:go:deps', {
+  description: 'Generate the Go bindings of cdk8s and cdk8s-plus-27 into node_modules/<dep>/dist/go',
+  condition: unlessBuilt('node_modules/cdk8s/dist/go', 'node_modules/cdk8s-plus-27/dist/go'),
+  exec: 'jsii-pacmak node_modules/cdk8s node_modules/cdk8s-plus-27 -v --target go',
+});
+project.tasks.tryFind('package:go')!.prependSpawn(goDeps);
+
+// The quick start in Python, Java and Go, from the packages in dist/ (run `package-all` first):
+// each must synthesize examples/laravel/dist/laravel.k8s.yaml byte for byte.
+project.addTask('test:packages', {
+  description: 'Smoke-test the Python, Java and Go packages in dist/ against the TypeScript quick-start example',
+  exec: 'test/packages/run.sh',
+  receiveArgs: true,
+});
 
 project.synth();

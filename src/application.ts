@@ -2,13 +2,22 @@ import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier } from './applier';
-import { envFrom, envValues } from './env';
-import { DatabaseMigration, isNonEmpty, MigrationOptions } from './migration';
+import { envFrom, envValues, isNonEmpty } from './env';
+import { DatabaseMigration, MigrationOptions } from './migration';
 import { contentHash, hashedName, recommendedLabels } from './naming';
-import { Restricted } from './security';
+import { applySeccompProfile, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPinnedImage, checkPorts,
 } from './validation';
+
+/** The migration of a `MigratedApplication`. */
+export interface ApplicationMigrationOptions extends MigrationOptions {
+  /**
+   * The image that runs the migration, pinned with a tag other than `latest` or a digest.
+   * @default - the application's image
+   */
+  readonly image?: string;
+}
 
 /** Props of a `MigratedApplication`. */
 export interface MigratedApplicationProps {
@@ -27,7 +36,7 @@ export interface MigratedApplicationProps {
    * The migration: its command, environment, files and limits.
    * @default - runs the application image's entrypoint
    */
-  readonly migration?: MigrationOptions;
+  readonly migration?: ApplicationMigrationOptions;
 
   /**
    * Number of pods.
@@ -84,7 +93,7 @@ export interface MigratedApplicationProps {
   /**
    * An existing Secret (External Secrets, Sealed Secrets, made by hand) whose
    * keys become environment variables of the application and the migration.
-   * The library emits no Secret for it. Use `kplus.Secret.fromSecretName(scope, id, name)`.
+   * The library emits no Secret for it. Reference it with cdk8s-plus-27's `Secret.fromSecretName()`.
    * @default - none
    */
   readonly existingSecret?: kplus.ISecret;
@@ -238,7 +247,7 @@ export class MigratedApplication extends Construct {
       securityContext: { ensureNonRoot: true },
     });
     for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
-    Restricted.applySeccompProfile(this.deployment);
+    applySeccompProfile(this.deployment);
 
     const app = this.deployment.addContainer({
       name: 'app',
@@ -252,7 +261,7 @@ export class MigratedApplication extends Construct {
       readiness: props.readiness,
       liveness: props.liveness,
       startup: props.startup,
-      securityContext: Restricted.containerSecurityContext(props.securityContext),
+      securityContext: restrictedContainer(props.securityContext),
     });
     envFrom(app, configMaps, secrets);
     app.mount('/tmp', kplus.Volume.fromEmptyDir(this.deployment, 'tmp', 'tmp'));

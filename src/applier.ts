@@ -8,18 +8,20 @@ import { ApiObjectMetadataDefinition } from 'cdk8s';
  */
 export type Stage = 'config' | 'rbac' | 'migration' | 'workload';
 
+type StageAnnotations = { [stage in Stage]?: { [key: string]: string } };
+
 /**
  * How the order "config, then migration, then workloads" is also told to the
  * tool that applies the manifests. Whatever the applier, every gated pod keeps
  * its wait-for init container, so the order holds at run time regardless.
  */
-export abstract class Applier {
+export class Applier {
   /**
    * No annotations: `kubectl apply -f dist/` in one go, Flux, kapp, or
    * anything else that applies plain manifests. The init container holds the order.
    */
   public static plain(): Applier {
-    return new AnnotatingApplier('plain', {});
+    return new Applier('plain', {});
   }
 
   /**
@@ -27,7 +29,7 @@ export abstract class Applier {
    * change with their content. Set `wait: true` and `prune: true` on the Kustomization.
    */
   public static flux(): Applier {
-    return new AnnotatingApplier('flux', {});
+    return new Applier('flux', {});
   }
 
   /**
@@ -38,7 +40,7 @@ export abstract class Applier {
    */
   public static argoCd(): Applier {
     const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
-    return new AnnotatingApplier('argocd', { config: wave(-2), rbac: wave(-2), migration: wave(-1), workload: wave(0) });
+    return new Applier('argocd', { config: wave(-2), rbac: wave(-2), migration: wave(-1), workload: wave(0) });
   }
 
   /**
@@ -55,24 +57,18 @@ export abstract class Applier {
       'helm.sh/hook-weight': String(weight),
       'helm.sh/hook-delete-policy': 'before-hook-creation',
     });
-    return new AnnotatingApplier('helm', { config: hook(-10), migration: hook(0) });
+    return new Applier('helm', { config: hook(-10), migration: hook(0) });
   }
 
-  /** The applier's name: `plain`, `flux`, `argocd` or `helm`. */
-  public abstract readonly name: string;
+  /**
+   * @param name the applier's name: `plain`, `flux`, `argocd` or `helm`
+   */
+  private constructor(public readonly name: string, private readonly annotations: StageAnnotations) {}
 
   /**
    * Annotates one object for its stage.
    * @internal
    */
-  public abstract _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage): void;
-}
-
-class AnnotatingApplier extends Applier {
-  constructor(public readonly name: string, private readonly annotations: { [stage in Stage]?: { [key: string]: string } }) {
-    super();
-  }
-
   public _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage): void {
     for (const [key, value] of Object.entries(this.annotations[stage] ?? {})) metadata.addAnnotation(key, value);
   }

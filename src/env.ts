@@ -13,3 +13,8 @@ export function envFrom(container: kplus.Container, configMaps: kplus.IConfigMap
 export function envValues(env: { [name: string]: string } = {}): { [name: string]: kplus.EnvValue } {
   return Object.fromEntries(Object.keys(env).sort().map((k) => [k, kplus.EnvValue.fromValue(env[k])]));
 }
+
+/** Whether a map has at least one entry: an empty one makes no ConfigMap or Secret. */
+export function isNonEmpty(values: { [key: string]: string } | undefined): values is { [key: string]: string } {
+  return values !== undefined && Object.keys(values).length > 0;
+}

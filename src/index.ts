@@ -1,5 +1,5 @@
 export { Applier } from './applier';
-export * from './application';
-export * from './migration';
-export { WaiterOptions, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT } from './waiter';
+export { ApplicationMigrationOptions, MigratedApplication, MigratedApplicationProps } from './application';
+export { DatabaseMigration, DatabaseMigrationProps, MigrationConfigFile, MigrationOptions } from './migration';
 export { Restricted } from './security';
+export { WaiterOptions } from './waiter';

@@ -3,13 +3,13 @@ import { ApiObject, Duration, JsonPatch, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier, Stage } from './applier';
-import { envFrom, envValues } from './env';
+import { envFrom, envValues, isNonEmpty } from './env';
 import { contentHash, fitName, hashedName, recommendedLabels } from './naming';
-import { podSpecPath, Restricted } from './security';
+import { applySeccompProfile, podSpecPath, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkInteger, checkMountPath, checkName, checkPinnedImage,
 } from './validation';
-import { addWaiter, checkWaiterOptions, WaiterOptions } from './waiter';
+import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT, WaiterOptions } from './waiter';
 
 /**
  * Bump when a change to this library changes the Job it renders for the same
@@ -35,12 +35,6 @@ export interface MigrationConfigFile {
 
 /** What defines the migration Job. */
 export interface MigrationOptions {
-  /**
-   * The image that runs the migration, pinned with a tag other than `latest` or a digest.
-   * @default - `DatabaseMigration` requires it; `MigratedApplication` uses the application's image
-   */
-  readonly image?: string;
-
   /**
    * The command to run.
    * @default - the image's entrypoint
@@ -70,7 +64,7 @@ export interface MigrationOptions {
   /**
    * An existing Secret (External Secrets, Sealed Secrets, made by hand) whose
    * keys become environment variables of the migration only. The library emits
-   * no Secret for it. Use `kplus.Secret.fromSecretName(scope, id, name)`.
+   * no Secret for it. Reference it with cdk8s-plus-27's `Secret.fromSecretName()`.
    * @default - none
    */
   readonly existingSecret?: kplus.ISecret;
@@ -111,16 +105,19 @@ export interface MigrationOptions {
    * @default - see `WaiterOptions`
    */
   readonly waiter?: WaiterOptions;
+}
+
+/** Props of a `DatabaseMigration`. */
+export interface DatabaseMigrationProps extends MigrationOptions {
+  /** The image that runs the migration, pinned with a tag other than `latest` or a digest. */
+  readonly image: string;
 
   /**
    * How the order is also told to the tool that applies the manifests.
    * @default Applier.plain()
    */
   readonly applier?: Applier;
-}
 
-/** Props of a `DatabaseMigration`. */
-export interface DatabaseMigrationProps extends MigrationOptions {
   /**
    * Base of the names of every object this construct emits.
    * @default - a name derived from the construct path
@@ -158,6 +155,12 @@ export interface DatabaseMigrationProps extends MigrationOptions {
  * workloads' pod templates change with it so their new pods wait for it.
  */
 export class DatabaseMigration extends Construct {
+  /** The image of the wait-for init container, unless `waiter.image` says otherwise. */
+  public static readonly DEFAULT_WAITER_IMAGE = DEFAULT_WAITER_IMAGE;
+
+  /** The bash script the wait-for init container runs. */
+  public static readonly WAITER_SCRIPT = WAITER_SCRIPT;
+
   /** Base of the names of this migration's objects. */
   public readonly name: string;
 
@@ -184,7 +187,6 @@ export class DatabaseMigration extends Construct {
   constructor(scope: Construct, id: string, props: DatabaseMigrationProps) {
     super(scope, id);
     this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
-    if (props.image === undefined) throw new Error('image: required: the image that runs the migration (got undefined)');
     const image = checkPinnedImage('image', props.image);
     checkCommand('command', props.command);
     checkEnvNames('env', props.env);
@@ -245,7 +247,7 @@ export class DatabaseMigration extends Construct {
     });
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
     this._annotate('migration', this.job);
-    Restricted.applySeccompProfile(this.job);
+    applySeccompProfile(this.job);
 
     const container = this.job.addContainer({
       name: 'migrate',
@@ -255,7 +257,7 @@ export class DatabaseMigration extends Construct {
       args: props.args,
       envVariables: envValues(props.env),
       resources: props.resources,
-      securityContext: Restricted.containerSecurityContext(props.securityContext),
+      securityContext: restrictedContainer(props.securityContext),
     });
     envFrom(container, configMaps, secrets);
     container.mount('/tmp', kplus.Volume.fromEmptyDir(this.job, 'tmp', 'tmp'));
@@ -334,7 +336,3 @@ export class DatabaseMigration extends Construct {
 }
 
 
-/** Whether a map has at least one entry: an empty one makes no ConfigMap or Secret. */
-export function isNonEmpty(values: { [key: string]: string } | undefined): values is { [key: string]: string } {
-  return values !== undefined && Object.keys(values).length > 0;
-}

@@ -1,39 +1,55 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 
-/**
- * The Pod Security Standards "restricted" settings this library gives every pod
- * it renders (non-root, no privilege escalation, all capabilities dropped,
- * RuntimeDefault seccomp, and a read-only root filesystem), for your own
- * workloads too, such as those you `gate()`.
+/*
+ * Pod Security Standards "restricted", by default, for every pod this library
+ * renders: non-root, no privilege escalation, all capabilities dropped, the
+ * RuntimeDefault seccomp profile, and a read-only root filesystem.
  */
-export class Restricted {
-  /**
-   * A container security context that meets "restricted", with `overrides` on top.
-   * @param overrides settings to change, for example `user` for an image whose default user is root
-   */
-  public static containerSecurityContext(overrides: kplus.ContainerSecurityContextProps = {}): kplus.ContainerSecurityContextProps {
-    return {
-      ensureNonRoot: true,
-      privileged: false,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      // cdk8s-plus-27's Capability enum has no member for the literal `ALL` that "restricted" requires.
-      capabilities: { drop: ['ALL' as kplus.Capability] },
-      ...overrides,
-    };
-  }
 
-  /**
-   * Sets the pod-level seccomp profile of `workload` to RuntimeDefault, which
-   * cdk8s-plus-27 has no prop for, so that every container of the pod is covered.
-   */
-  public static applySeccompProfile(workload: kplus.Workload): void {
-    ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }));
-  }
+/** The restricted container security context, with `overrides` on top. */
+export function restrictedContainer(overrides: kplus.ContainerSecurityContextProps = {}): kplus.ContainerSecurityContextProps {
+  return {
+    ensureNonRoot: true,
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    // cdk8s-plus-27's Capability enum has no member for the literal `ALL` that "restricted" requires.
+    capabilities: { drop: ['ALL' as kplus.Capability] },
+    ...overrides,
+  };
 }
 
 /** The JSON path of a workload's pod spec. */
 export function podSpecPath(workload: kplus.Workload): string {
   return workload instanceof kplus.CronJob ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec';
+}
+
+/** Sets the pod-level seccomp profile to RuntimeDefault, which cdk8s-plus-27 has no prop for. */
+export function applySeccompProfile(workload: kplus.Workload): void {
+  ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }));
+}
+
+/**
+ * The Pod Security Standards "restricted" settings this library gives its own
+ * pods, for your workloads too, such as those you `gate()`.
+ */
+export class Restricted {
+  /**
+   * Completes "restricted" for `workload`. cdk8s-plus already defaults its
+   * containers to non-root, no privilege escalation and a read-only root
+   * filesystem; this adds what it has no props for: the pod's RuntimeDefault
+   * seccomp profile, and dropping ALL capabilities in every container and init
+   * container the workload has when this is called. Call it after adding them.
+   */
+  public static applyTo(workload: kplus.Workload): void {
+    applySeccompProfile(workload);
+    const spec = podSpecPath(workload);
+    const patch = (list: string, containers: kplus.Container[]) => containers.forEach((_, i) =>
+      ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${spec}/${list}/${i}/securityContext/capabilities`, { drop: ['ALL'] })));
+    patch('containers', workload.containers);
+    patch('initContainers', workload.initContainers);
+  }
+
+  private constructor() {}
 }

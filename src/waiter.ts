@@ -1,7 +1,7 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { fitName } from './naming';
-import { podSpecPath, Restricted } from './security';
+import { podSpecPath, restrictedContainer } from './security';
 import { checkDuration, checkImage, checkName } from './validation';
 
 /**
@@ -146,7 +146,7 @@ export function addWaiter(workload: kplus.Workload, migrationName: string, jobNa
       HOME: kplus.EnvValue.fromValue('/tmp'),
     },
     resources: options.resources ?? WAITER_RESOURCES,
-    securityContext: Restricted.containerSecurityContext({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
+    securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
   });
   container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, `${name}-tmp`, `${name}-tmp`));
 

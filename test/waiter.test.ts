@@ -5,7 +5,8 @@ import { join } from 'path';
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { newChart, one, podSpecs, synth } from './helpers';
-import { DatabaseMigration, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT } from '../src';
+import { DatabaseMigration } from '../src';
+import { DEFAULT_WAITER_IMAGE, WAITER_SCRIPT } from '../src/waiter';
 
 function gatedDeployment(waiter = {}) {
   const chart = newChart();
@@ -26,6 +27,7 @@ describe('the rendered init container', () => {
     expect(waiter.name).toBe('wait-for-api');
     expect(waiter.image).toBe(DEFAULT_WAITER_IMAGE);
     expect(DEFAULT_WAITER_IMAGE).toMatch(/^registry\.k8s\.io\/kubectl:v\d+\.\d+\.\d+$/);
+    expect([DatabaseMigration.DEFAULT_WAITER_IMAGE, DatabaseMigration.WAITER_SCRIPT]).toEqual([DEFAULT_WAITER_IMAGE, WAITER_SCRIPT]);
     expect(waiter.command).toEqual(['/bin/bash', '-c', WAITER_SCRIPT]);
     expect(waiter.env).toEqual([
       { name: 'MIGRATION_JOB', value: migration.jobName },

@@ -48,7 +48,6 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
     // automountServiceAccountToken stays false (the cdk8s-plus default); gate() requires it.
   });
   deployment.podMetadata.addLabel('app.kubernetes.io/name', name);
-  Restricted.applySeccompProfile(deployment);
   deployment.addContainer({
     name: 'orders',
     image: IMAGE,
@@ -62,9 +61,11 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
     },
     readiness: kplus.Probe.fromHttpGet('/readyz', { port: port.number }),
     liveness: kplus.Probe.fromHttpGet('/healthz', { port: port.number }),
-    securityContext: Restricted.containerSecurityContext(),
     volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(deployment, 'tmp', 'tmp') }],
   });
+  // cdk8s-plus defaults to non-root, no privilege escalation and a read-only root
+  // filesystem; this adds the RuntimeDefault seccomp profile and drops ALL capabilities.
+  Restricted.applyTo(deployment);
   return deployment;
 }
 
