@@ -41,7 +41,7 @@ func main() {
 		},
 		// Placeholder: in production, keep it out of git with ExistingSecret.
 		SecretValues: &map[string]*string{"DB_PASSWORD": jsii.String("change-me")},
-		Migration: &cdk8smigratedapp.MigrationOptions{
+		Migration: &cdk8smigratedapp.ApplicationMigrationOptions{
 			Command:         jsii.Strings("php", "artisan", "migrate", "--force"),
 			SecurityContext: wwwData,
 		},

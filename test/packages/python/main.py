@@ -9,7 +9,7 @@ TypeScript example's output byte for byte.
 import cdk8s_plus_27 as kplus
 from cdk8s import App, Chart
 
-from cdk8s_migrated_app import MigratedApplication, MigrationOptions
+from cdk8s_migrated_app import MigratedApplication, ApplicationMigrationOptions
 
 # www-data: the php images would otherwise run as root.
 www_data = kplus.ContainerSecurityContextProps(user=33, group=33)
@@ -33,7 +33,7 @@ MigratedApplication(
     },
     # Placeholder: in production, keep it out of git with `existing_secret`.
     secret_values={"DB_PASSWORD": "change-me"},
-    migration=MigrationOptions(
+    migration=ApplicationMigrationOptions(
         command=["php", "artisan", "migrate", "--force"],
         security_context=www_data,
     ),

@@ -1,7 +1,7 @@
 package com.example.laravel;
 
 import io.github.cdk8s_migrated_app.MigratedApplication;
-import io.github.cdk8s_migrated_app.MigrationOptions;
+import io.github.cdk8s_migrated_app.ApplicationMigrationOptions;
 import java.util.List;
 import java.util.Map;
 import org.cdk8s.App;
@@ -41,7 +41,7 @@ public final class Main {
             "DB_USERNAME", "shop"))
         // Placeholder: in production, keep it out of git with existingSecret.
         .secretValues(Map.of("DB_PASSWORD", "change-me"))
-        .migration(MigrationOptions.builder()
+        .migration(ApplicationMigrationOptions.builder()
             .command(List.of("php", "artisan", "migrate", "--force"))
             .securityContext(wwwData)
             .build())
