@@ -82,6 +82,28 @@ project.tasks.tryFind('package:go')!.prependSpawn(goDeps);
 
 // The quick start in Python, Java and Go, from the packages in dist/ (run `package-all` first):
 // each must synthesize examples/laravel/dist/laravel.k8s.yaml byte for byte.
+// End-to-end suite against a real kube-apiserver and kube-controller-manager built from Go modules.
+project.addTask('e2e', {
+  description: 'End-to-end tests against a real control plane on 127.0.0.1 (binaries built once by test/e2e/build.sh)',
+  exec: 'jest --config test/e2e/jest.config.json --ci',
+  receiveArgs: true,
+});
+
+// Benchmarks: printed figures, never assertions.
+project.addTask('bench', {
+  description: 'Synth benchmark: N MigratedApplications vs hand-written cdk8s-plus-27, one chart vs one chart each (6-10 min)',
+  steps: [
+    { spawn: 'compile' },
+    { exec: 'ts-node --project bench/tsconfig.json bench/synth.ts', receiveArgs: true },
+  ],
+});
+project.addTask('bench:waiter', {
+  description: 'Waiter release latency and API requests vs a 2 s polling loop, against a control plane it starts',
+  exec: 'ts-node --project bench/tsconfig.json bench/waiter.ts',
+  receiveArgs: true,
+});
+project.npmignore?.exclude('/bench/', '/test/', '/examples/', '/scripts/');
+
 project.addTask('test:packages', {
   description: 'Smoke-test the Python, Java and Go packages in dist/ against the TypeScript quick-start example',
   exec: 'test/packages/run.sh',

@@ -1,0 +1,140 @@
+/*
+ * 2. RBAC through the real authorizer: the app's ServiceAccount may get, list
+ *    and watch its own migration Job and nothing else, and the pods get the
+ *    tokens they should (the Job's pod none; the app's pod only in the waiter).
+ */
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import {
+  cleanUp, createNamespaces, getJson, inPool, jobPods, kubectl, Manifest, namespaceName, now, synthChart, timing, tokenKubeconfig, toYaml, waitFor,
+} from './kube';
+import { DatabaseMigration, MigratedApplication } from '../../src';
+
+const NS = namespaceName('rbac');
+const SA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+let objects: Manifest[];
+let own: string;
+let other: string;
+
+beforeAll(async () => {
+  objects = synthChart((chart) => {
+    new MigratedApplication(chart, 'billing', { name: 'billing', image: 'example/billing:1.0.0' });
+    // A second application in the same namespace, whose Job ours must not read.
+    new MigratedApplication(chart, 'ledger', { name: 'ledger', image: 'example/ledger:1.0.0' });
+  });
+  const jobs = objects.filter((o) => o.kind === 'Job').map((j) => j.metadata.name);
+  own = jobs.find((j) => j.startsWith('billing-'))!;
+  other = jobs.find((j) => j.startsWith('ledger-'))!;
+  await createNamespaces(NS);
+  await kubectl(['apply', '-f', '-'], { namespace: NS, input: toYaml(objects) });
+});
+afterAll(() => cleanUp());
+
+const AS = [`--as=system:serviceaccount:${NS}:billing`, '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${NS}`, '--as-group=system:authenticated'];
+
+async function canI(verb: string, resource: string): Promise<boolean> {
+  const r = await kubectl(['auth', 'can-i', verb, resource, ...AS], { namespace: NS, check: false });
+  const answer = r.stdout.trim();
+  if (!['yes', 'no'].includes(answer) || (r.code === 0) !== (answer === 'yes')) {
+    throw new Error(`kubectl auth can-i ${verb} ${resource}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${r.stderr}`);
+  }
+  return answer === 'yes';
+}
+
+test('the app\'s ServiceAccount can get, list and watch its own migration Job, and do nothing else', async () => {
+  const started = now();
+  expect(own).toBeDefined();
+  expect(other).toBeDefined();
+  const allowed = [
+    ['get', `jobs.batch/${own}`], ['list', `jobs.batch/${own}`], ['watch', `jobs.batch/${own}`],
+  ];
+  const denied = [
+    ['get', `jobs.batch/${other}`], ['list', `jobs.batch/${other}`], ['watch', `jobs.batch/${other}`],
+    ['list', 'jobs.batch'], ['watch', 'jobs.batch'],
+    ['get', 'secrets'], ['list', 'secrets'], ['watch', 'secrets'],
+    ['get', 'pods'], ['list', 'pods'], ['get', 'pods/log'],
+    ['get', 'configmaps'], ['list', 'configmaps'],
+    ['get', 'deployments.apps'], ['list', 'deployments.apps'],
+    ...['create', 'update', 'patch', 'delete', 'deletecollection'].flatMap((verb) => [
+      [verb, 'jobs.batch'], [verb, `jobs.batch/${own}`], [verb, 'deployments.apps'], [verb, 'deployments.apps/billing'],
+      [verb, 'pods'], [verb, 'secrets'], [verb, 'configmaps'],
+    ]),
+    ['update', `jobs.batch/${own}/status`], ['patch', `jobs.batch/${own}/status`],
+    ['create', 'pods/exec'], ['create', 'serviceaccounts/token'], ['create', 'rolebindings.rbac.authorization.k8s.io'],
+    ['*', '*'],
+  ];
+  const answers = await inPool([...allowed, ...denied], 3, async ([verb, resource]) => ({ verb, resource, allowed: await canI(verb, resource) }));
+  expect(answers).toEqual([
+    ...allowed.map(([verb, resource]) => ({ verb, resource, allowed: true })),
+    ...denied.map(([verb, resource]) => ({ verb, resource, allowed: false })),
+  ]);
+  timing(`rbac: ${answers.length} kubectl auth can-i checks`, now() - started);
+});
+
+test('with a real token, the same: its Job by name or field selector, nothing else', async () => {
+  const kubeconfig = await tokenKubeconfig(NS, 'billing');
+  const as = (args: string[]) => kubectl(args, { kubeconfig, check: false });
+  expect((await as(['get', 'job', own, '-o', 'name'])).stdout.trim()).toBe(`job.batch/${own}`);
+  expect((await as(['get', 'jobs', '--field-selector', `metadata.name=${own}`, '-o', 'name'])).stdout.trim()).toBe(`job.batch/${own}`);
+  for (const args of [
+    ['get', 'jobs'], ['get', 'job', other], ['get', 'jobs', '--field-selector', `metadata.name=${other}`],
+    ['get', 'secrets'], ['get', 'pods'], ['get', 'configmaps'],
+    ['delete', 'job', own, '--dry-run=server'], ['label', 'job', own, 'x=y', '--dry-run=server'],
+    ['scale', 'deployment', 'billing', '--replicas=0', '--dry-run=server'],
+  ]) {
+    const r = await as(args);
+    expect({ args, code: r.code, forbidden: /Forbidden|forbidden/.test(r.stderr) }).toEqual({ args, code: 1, forbidden: true });
+  }
+});
+
+test('the migration Job\'s pod gets no token; the app\'s pods mount one only in the wait-for init container', async () => {
+  const [jobPod] = await jobPods(NS, own);
+  expect(jobPod.spec.automountServiceAccountToken).toBe(false);
+  const tokenVolumes = (spec: any) => (spec.volumes ?? [])
+    .filter((v: any) => (v.projected?.sources ?? []).some((s: any) => s.serviceAccountToken) || v.secret?.secretName?.includes('token'))
+    .map((v: any) => v.name);
+  expect(tokenVolumes(jobPod.spec)).toEqual([]);
+  for (const c of [...jobPod.spec.initContainers ?? [], ...jobPod.spec.containers]) {
+    const mounts = (c.volumeMounts ?? []).filter((m: any) => m.mountPath.startsWith(SA_PATH));
+    expect({ container: c.name, mounts }).toEqual({ container: c.name, mounts: [] });
+  }
+
+  // The Deployment's pods, as the ReplicaSet controller and the ServiceAccount admission plugin made them.
+  const pods = await waitFor(async () => {
+    const list = await getJson(['pods', '-l', 'app.kubernetes.io/instance=billing,app.kubernetes.io/component=app'], { namespace: NS });
+    return list.items.length === 2 ? list.items : undefined;
+  }, 60_000, 'the 2 pods of Deployment billing');
+  for (const pod of pods) {
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.serviceAccountName).toBe('billing');
+    const volumes = tokenVolumes(pod.spec);
+    expect(volumes).toEqual(['wait-for-billing-token']); // no kube-api-access-* added by admission
+    const mounting = [...pod.spec.initContainers, ...pod.spec.containers]
+      .filter((c: any) => (c.volumeMounts ?? []).some((m: any) => volumes.includes(m.name) || m.mountPath.startsWith(SA_PATH)))
+      .map((c: any) => c.name);
+    expect(mounting).toEqual(['wait-for-billing']);
+  }
+});
+
+test('DatabaseMigration.gate(): the ServiceAccount of each gated workload may read the one Job, and only that', async () => {
+  const ns = namespaceName('rbac-gate');
+  const gated = synthChart((chart) => {
+    const migration = new DatabaseMigration(chart, 'migration', { name: 'orders', image: 'example/orders:1.0.0' });
+    for (const name of ['orders-api', 'orders-worker']) {
+      migration.gate(new kplus.Deployment(chart, name, {
+        metadata: { name }, progressDeadline: Duration.minutes(15), containers: [{ image: 'example/orders:1.0.0' }],
+      }));
+    }
+  });
+  const job = gated.find((o) => o.kind === 'Job')!.metadata.name;
+  const accounts = gated.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort();
+  expect(accounts).toEqual(['orders-api', 'orders-worker']);
+  await createNamespaces(ns);
+  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(gated) });
+  for (const sa of accounts) {
+    const as = [`--as=system:serviceaccount:${ns}:${sa}`, '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${ns}`];
+    const ask = async (verb: string, resource: string) => (await kubectl(['auth', 'can-i', verb, resource, ...as], { namespace: ns, check: false })).stdout.trim();
+    expect({ sa, answers: [await ask('get', `jobs.batch/${job}`), await ask('watch', `jobs.batch/${job}`), await ask('list', 'jobs.batch'), await ask('get', 'secrets')] })
+      .toEqual({ sa, answers: ['yes', 'yes', 'no', 'no'] });
+  }
+});
