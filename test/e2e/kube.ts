@@ -16,11 +16,14 @@ import { Chart, Testing } from 'cdk8s';
 import { stringify } from 'yaml';
 import { ClusterInfo, readClusterInfo, ROOT } from './harness';
 import { MigratedApplication, MigratedApplicationProps } from '../../src';
+import { one } from '../helpers';
+import type { Manifest } from '../helpers';
 
 export { ROOT };
 
 /** A synthesized (or fetched) Kubernetes object. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [key: string]: any }; [key: string]: any };
+export type { Manifest } from '../helpers';
+export { ofKind, one } from '../helpers';
 
 // ---------------------------------------------------------------- the cluster
 
@@ -301,16 +304,6 @@ export function synthApp(props: MigratedApplicationProps): Manifest[] {
 /** Documents as a multi-document YAML stream, in order. */
 export function toYaml(objects: object[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
-}
-
-export function ofKind(objects: Manifest[], kind: string): Manifest[] {
-  return objects.filter((o) => o.kind === kind);
-}
-
-export function one(objects: Manifest[], kind: string): Manifest {
-  const found = ofKind(objects, kind);
-  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
-  return found[0];
 }
 
 export function jobNameOf(objects: Manifest[]): string {
