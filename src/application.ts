@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { Applier } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { DatabaseMigration, MigrationOptions } from './migration';
-import { contentHash, hashedName, recommendedLabels } from './naming';
+import { contentName, recommendedLabels } from './naming';
 import { applySeccompProfile, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPinnedImage, checkPorts,
@@ -197,7 +197,7 @@ export class MigratedApplication extends Construct {
     if (isNonEmpty(props.config)) {
       checkDataSize('config', props.config);
       this.configMap = new kplus.ConfigMap(this, 'config', {
-        metadata: { name: hashedName(this.name, 'config', contentHash([this.name, props.config])), labels },
+        metadata: { name: contentName(this.name, 'config', props.config), labels },
         data: { ...props.config }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
@@ -205,7 +205,7 @@ export class MigratedApplication extends Construct {
     if (isNonEmpty(props.secretValues)) {
       checkDataSize('secretValues', props.secretValues);
       this.secret = new kplus.Secret(this, 'secret', {
-        metadata: { name: hashedName(this.name, 'secret', contentHash([this.name, props.secretValues])), labels },
+        metadata: { name: contentName(this.name, 'secret', props.secretValues), labels },
         stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
@@ -273,7 +273,6 @@ export class MigratedApplication extends Construct {
         name: this.name,
         ports: props.ports!.map((p) => ({ port: p.number, targetPort: p.number, name: p.name })),
       });
-      this.service.metadata.addLabel('app.kubernetes.io/name', this.name);
       for (const [k, v] of Object.entries(labels)) this.service.metadata.addLabel(k, v);
       this.migration._annotate('workload', this.service);
     }
@@ -285,7 +284,7 @@ function withPropPrefix<T>(prefix: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof Error && !e.message.startsWith('gate(')) e.message = `${prefix}${e.message}`;
+    if (e instanceof Error) e.message = `${prefix}${e.message}`;
     throw e;
   }
 }

@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier, Stage } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
-import { contentHash, fitName, hashedName, recommendedLabels } from './naming';
+import { contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
 import { applySeccompProfile, podSpecPath, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkInteger, checkMountPath, checkName, checkPinnedImage,
@@ -207,7 +207,7 @@ export class DatabaseMigration extends Construct {
     if (isNonEmpty(props.secretValues)) {
       checkDataSize('secretValues', props.secretValues);
       this.secret = new kplus.Secret(this, 'secret', {
-        metadata: { name: hashedName(this.name, 'migrate-secret', contentHash([this.name, props.secretValues])), labels: this.labels },
+        metadata: { name: contentName(this.name, 'migrate-secret', props.secretValues), labels: this.labels },
         stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
         immutable: true,
       });
@@ -265,7 +265,7 @@ export class DatabaseMigration extends Construct {
     if (props.configFile) {
       const key = posix.basename(props.configFile.path);
       const files = new kplus.ConfigMap(this, 'files', {
-        metadata: { name: hashedName(this.name, 'migrate-files', contentHash([this.name, props.configFile])), labels: this.labels },
+        metadata: { name: contentName(this.name, 'migrate-files', props.configFile), labels: this.labels },
         data: { [key]: props.configFile.content },
         immutable: true,
       });
@@ -317,7 +317,7 @@ export class DatabaseMigration extends Construct {
       this._annotate('rbac', this.role);
     }
     const binding = new kplus.RoleBinding(this, `reader-${this.gated.length}`, {
-      metadata: { name: hashedName(this.name, 'reader', contentHash([this.name, serviceAccount.name])), labels: this.labels },
+      metadata: { name: contentName(this.name, 'reader', serviceAccount.name), labels: this.labels },
       role: this.role,
     });
     binding.addSubjects(serviceAccount);

@@ -35,6 +35,14 @@ export function hashedName(base: string, kind: string, hash: string): string {
   return `${fitName(base, MAX_NAME_LENGTH - suffix.length)}${suffix}`;
 }
 
+/**
+ * `<base>-<kind>-<hash of base and content>`: the name of an object that is
+ * named after its content, so that a change of content is a new object.
+ */
+export function contentName(base: string, kind: string, content: unknown): string {
+  return hashedName(base, kind, contentHash([base, content]));
+}
+
 /** `value` cut to `max` characters, without a trailing dash. */
 export function fitName(value: string, max: number = MAX_NAME_LENGTH): string {
   return value.slice(0, max).replace(/-+$/, '');

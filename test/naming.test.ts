@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { contentHash, fitName, hashedName, recommendedLabels, stableJson } from '../src/naming';
+import { contentHash, contentName, fitName, hashedName, recommendedLabels, stableJson } from '../src/naming';
 
 describe('stableJson', () => {
   test('does not depend on key order, at any depth', () => {
@@ -44,6 +44,12 @@ describe('hashedName', () => {
     expect(fitName('abc-def', 4)).toBe('abc');
     expect(fitName('a'.repeat(70))).toHaveLength(63);
   });
+});
+
+test('contentName hashes the base with the content, so equal content under two bases differs', () => {
+  expect(contentName('api', 'config', { A: '1' })).toBe(hashedName('api', 'config', contentHash(['api', { A: '1' }])));
+  expect(contentName('api', 'config', { A: '1' })).not.toBe(contentName('web', 'config', { A: '1' }).replace('web', 'api'));
+  expect(contentName('api', 'config', { A: '1' })).not.toBe(contentName('api', 'config', { A: '2' }));
 });
 
 test('recommended labels share the instance across components', () => {
