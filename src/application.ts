@@ -4,10 +4,11 @@ import { Construct } from 'constructs';
 import { Applier } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { DatabaseMigration, MigrationOptions } from './migration';
-import { contentName, recommendedLabels } from './naming';
+import { claimName, contentName, recommendedLabels } from './naming';
 import { applySeccompProfile, restrictedContainer } from './security';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkName, checkPinnedImage, checkPorts,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName, checkPinnedImage,
+  checkPorts, PropError,
 } from './validation';
 
 /** The migration of a `MigratedApplication`. */
@@ -183,6 +184,7 @@ export class MigratedApplication extends Construct {
   constructor(scope: Construct, id: string, props: MigratedApplicationProps) {
     super(scope, id);
     this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
+    claimName(this, 'name', this.name);
     checkImage('image', props.image);
     checkCommand('command', props.command);
     checkEnvNames('env', props.env);
@@ -191,7 +193,7 @@ export class MigratedApplication extends Construct {
     checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
     const replicas = checkInteger('replicas', props.replicas ?? 2, 1);
     checkPorts('ports', props.ports ?? []);
-    const partOf = props.partOf ?? this.name;
+    const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
     const labels = recommendedLabels(this.name, 'app', partOf);
 
     if (isNonEmpty(props.config)) {
@@ -229,7 +231,7 @@ export class MigratedApplication extends Construct {
     const activeDeadline = this.migration.activeDeadline.toSeconds();
     const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
     if (progressDeadline <= activeDeadline) {
-      throw new Error(`progressDeadline: must be longer than migration.activeDeadline (${activeDeadline}s), or a long healthy migration fails the rollout (got "${progressDeadline}s")`);
+      throw new PropError('progressDeadline', `must be longer than migration.activeDeadline (${activeDeadline}s), or a long healthy migration fails the rollout (got "${progressDeadline}s")`);
     }
 
     this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
@@ -279,12 +281,11 @@ export class MigratedApplication extends Construct {
   }
 }
 
-/** Runs `fn`, prefixing the prop path in any error it throws (the migration's props are `migration.*` here). */
+/** Runs `fn`, prefixing the prop path of the prop errors it throws (the migration's props are `migration.*` here). */
 function withPropPrefix<T>(prefix: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof Error) e.message = `${prefix}${e.message}`;
-    throw e;
+    throw e instanceof PropError ? e.under(prefix) : e;
   }
 }

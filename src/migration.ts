@@ -1,22 +1,19 @@
 import { posix } from 'path';
-import { ApiObject, Duration, JsonPatch, Names } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Lazy, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier, Stage } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
-import { contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
+import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
 import { applySeccompProfile, podSpecPath, restrictedContainer } from './security';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkInteger, checkMountPath, checkName, checkPinnedImage,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabelValue, checkName,
+  checkPinnedImage,
 } from './validation';
-import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WAITER_SCRIPT, WaiterOptions } from './waiter';
+import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WaiterOptions } from './waiter';
 
-/**
- * Bump when a change to this library changes the Job it renders for the same
- * props, so that the Job's name changes too and re-applying never hits the
- * Job's immutable pod template.
- */
-const JOB_TEMPLATE_REVISION = 1;
+/** Folders the library mounts into the migration container itself. */
+const RESERVED_PATHS = ['/tmp'];
 
 /** Why the Job has no `ttlSecondsAfterFinished`, for readers and for kube-linter. */
 export const NO_TTL_REASON = 'Pods of this release (scale-up, a drained node) must still find this Job; it is removed when the applier prunes it after a later release.';
@@ -149,25 +146,24 @@ export interface DatabaseMigrationProps extends MigrationOptions {
  * A database migration that runs once per release, as a Kubernetes Job, and
  * the means to hold any workload's pods until it has succeeded (`gate()`).
  *
- * The Job is named `<name>-migrate-<hash>`, where the hash covers everything
- * that defines the migration. The same inputs always give the same name, so
- * re-applying is a no-op; a changed migration gets a new Job, and the gated
- * workloads' pod templates change with it so their new pods wait for it.
+ * The Job is named `<name>-migrate-<hash>`, where the hash covers the Job as
+ * rendered, everything but its name, whatever route a change took (props, or
+ * mutations of `job` such as `job.addVolume()` or a patch). Identical output
+ * gets the same name, so re-applying is a no-op; any change gets a new Job,
+ * so it never hits the Job's immutable pod template, and the gated
+ * workloads' pod templates change with it so that their new pods wait for it.
  */
 export class DatabaseMigration extends Construct {
   /** The image of the wait-for init container, unless `waiter.image` says otherwise. */
   public static readonly DEFAULT_WAITER_IMAGE = DEFAULT_WAITER_IMAGE;
 
-  /** The bash script the wait-for init container runs. */
-  public static readonly WAITER_SCRIPT = WAITER_SCRIPT;
-
   /** Base of the names of this migration's objects. */
   public readonly name: string;
 
-  /** Name of the migration Job. */
-  public readonly jobName: string;
-
-  /** The migration Job. */
+  /**
+   * The migration Job. Changing it is supported: whatever reaches its
+   * manifest changes its name too.
+   */
   public readonly job: kplus.Job;
 
   /** How long the migration may run before the Job fails. */
@@ -182,11 +178,14 @@ export class DatabaseMigration extends Construct {
   private readonly labels: { [key: string]: string };
   private readonly waiter: WaiterOptions;
   private readonly gated: kplus.Workload[] = [];
-  private role?: kplus.Role;
+  private reader?: { role: kplus.Role; binding: kplus.RoleBinding };
+  private hashing = false;
 
   constructor(scope: Construct, id: string, props: DatabaseMigrationProps) {
     super(scope, id);
     this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
+    claimName(this, 'name', this.name);
+    const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
     const image = checkPinnedImage('image', props.image);
     checkCommand('command', props.command);
     checkEnvNames('env', props.env);
@@ -196,13 +195,13 @@ export class DatabaseMigration extends Construct {
     this.activeDeadline = props.activeDeadline ?? Duration.minutes(10);
     const activeDeadline = checkDuration('activeDeadline', this.activeDeadline);
     if (props.configFile) {
-      checkMountPath('configFile.path', props.configFile.path);
+      checkFilePath('configFile.path', props.configFile.path, RESERVED_PATHS);
       checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
     }
     this.applier = props.applier ?? Applier.plain();
     this.waiter = props.waiter ?? {};
     checkWaiterOptions(this.waiter);
-    this.labels = recommendedLabels(this.name, 'migration', props.partOf ?? this.name);
+    this.labels = recommendedLabels(this.name, 'migration', partOf);
 
     if (isNonEmpty(props.secretValues)) {
       checkDataSize('secretValues', props.secretValues);
@@ -216,28 +215,9 @@ export class DatabaseMigration extends Construct {
     const configMaps = props.envFromConfigMaps ?? [];
     const secrets = [...props.envFromSecrets ?? [], ...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
 
-    // Everything the Job's spec is rendered from, and nothing else.
-    const definition = {
-      revision: JOB_TEMPLATE_REVISION,
-      name: this.name,
-      labels: this.labels,
-      image,
-      command: props.command,
-      args: props.args,
-      env: props.env,
-      envFromConfigMaps: configMaps.map((c) => c.name),
-      envFromSecrets: secrets.map((s) => s.name),
-      configFile: props.configFile,
-      backoffLimit,
-      activeDeadline,
-      resources: props.resources,
-      securityContext: props.securityContext,
-    };
-    this.jobName = hashedName(this.name, 'migrate', contentHash(definition));
-
     this.job = new kplus.Job(this, 'job', {
       metadata: {
-        name: this.jobName,
+        name: Lazy.any({ produce: () => this.jobName }),
         labels: this.labels,
         annotations: { 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished': NO_TTL_REASON },
       },
@@ -274,6 +254,15 @@ export class DatabaseMigration extends Construct {
     }
   }
 
+  /**
+   * Name of the migration Job: `<name>-migrate-<hash of the Job as rendered>`.
+   * The manifests always carry the name of the Job as it is at synth time;
+   * read here, it reflects the Job as it is now.
+   */
+  public get jobName(): string {
+    return hashedName(this.name, 'migrate', this.jobHash());
+  }
+
   /** The workloads gated on this migration so far. */
   public get gatedWorkloads(): kplus.Workload[] {
     return [...this.gated];
@@ -281,9 +270,13 @@ export class DatabaseMigration extends Construct {
 
   /**
    * Holds `workload`'s pods until the migration Job has completed: adds the
-   * wait-for init container (the only container that gets an API token), a
-   * ServiceAccount if the workload has none, and a RoleBinding to a Role that
-   * can only read this migration's Job.
+   * waiter's init containers (the only containers that get an API token), a
+   * ServiceAccount if the workload has none, and binds it to this release's
+   * Role, which can only read this release's Job.
+   *
+   * The workload may live in another namespace than the migration if both
+   * namespaces are set (on their charts or objects): the waiter then names the
+   * Job's namespace, and the RoleBinding lives there.
    */
   public gate(workload: kplus.Workload): void {
     const where = `gate(${workload.node.path})`;
@@ -296,7 +289,18 @@ export class DatabaseMigration extends Construct {
       throw new Error(`${where}: the Deployment's progressDeadline (${workload.progressDeadline.toSeconds()}s) must be longer than the migration's `
         + `activeDeadline (${deadline}s), or a long healthy migration fails the rollout`);
     }
-    addWaiter(workload, this.name, this.jobName, this.waiter);
+    const jobNamespace = this.job.metadata.namespace;
+    const workloadNamespace = workload.metadata.namespace;
+    if (jobNamespace !== workloadNamespace && (jobNamespace === undefined || workloadNamespace === undefined)) {
+      throw new Error(`${where}: the workload's namespace (${workloadNamespace ?? 'unset'}) and the migration's (${jobNamespace ?? 'unset'}) must `
+        + 'both be set to gate across namespaces, so that the waiter and the RoleBinding can name the Job\'s; or leave both unset');
+    }
+    addWaiter(workload, {
+      migrationName: this.name,
+      jobName: () => this.jobName,
+      namespace: jobNamespace !== workloadNamespace ? jobNamespace : undefined,
+      activeDeadlineSeconds: deadline,
+    }, this.waiter);
 
     let serviceAccount = workload.serviceAccount;
     if (!serviceAccount) {
@@ -310,20 +314,44 @@ export class DatabaseMigration extends Construct {
       this._annotate('rbac', created);
       serviceAccount = created;
     }
-
-    if (!this.role) {
-      this.role = new kplus.Role(this, 'reader', { metadata: { name: hashedName(this.name, 'reader', contentHash(this.name)), labels: this.labels } });
-      this.role.allowRead(this.job);
-      this._annotate('rbac', this.role);
-    }
-    const binding = new kplus.RoleBinding(this, `reader-${this.gated.length}`, {
-      metadata: { name: contentName(this.name, 'reader', serviceAccount.name), labels: this.labels },
-      role: this.role,
-    });
-    binding.addSubjects(serviceAccount);
-    this._annotate('rbac', binding);
+    this.readerOfThisRelease().binding.addSubjects(serviceAccount);
     this._annotate('workload', workload);
     this.gated.push(workload);
+  }
+
+  /**
+   * The Role that reads this release's Job, and its RoleBinding, both named
+   * `<name>-reader-<the Job's hash>`: a new release gets new ones, so pods of
+   * the previous release (restarted, rescheduled, rolled back) can still read
+   * their own Job until the applier prunes that release's objects together.
+   */
+  private readerOfThisRelease(): { role: kplus.Role; binding: kplus.RoleBinding } {
+    if (!this.reader) {
+      const name = Lazy.any({ produce: () => hashedName(this.name, 'reader', this.jobHash()) });
+      const role = new kplus.Role(this, 'reader', { metadata: { name, labels: this.labels } });
+      role.allowRead(this.job);
+      const binding = new kplus.RoleBinding(this, 'reader-binding', { metadata: { name, labels: this.labels }, role });
+      this._annotate('rbac', role, binding);
+      this.reader = { role, binding };
+    }
+    return this.reader;
+  }
+
+  /**
+   * A hash of the Job's manifest as it renders now, everything but its name.
+   * Rendering it resolves the name, which asks for this hash again: that
+   * inner call gets a placeholder, which is then left out.
+   */
+  private jobHash(): string {
+    if (this.hashing) return 'x';
+    this.hashing = true;
+    try {
+      const manifest = ApiObject.of(this.job).toJson();
+      delete manifest.metadata.name;
+      return contentHash(manifest);
+    } finally {
+      this.hashing = false;
+    }
   }
 
   /**

@@ -1,4 +1,7 @@
 import { createHash } from 'crypto';
+import { Chart } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import { PropError } from './validation';
 
 /** Kubernetes object names used here are DNS labels: at most 63 characters. */
 export const MAX_NAME_LENGTH = 63;
@@ -31,8 +34,7 @@ export function contentHash(value: unknown): string {
  * long bases that shorten to the same prefix still get different names.
  */
 export function hashedName(base: string, kind: string, hash: string): string {
-  const suffix = `-${kind}-${hash}`;
-  return `${fitName(base, MAX_NAME_LENGTH - suffix.length)}${suffix}`;
+  return suffixedName(base, `-${kind}-${hash}`);
 }
 
 /**
@@ -41,6 +43,11 @@ export function hashedName(base: string, kind: string, hash: string): string {
  */
 export function contentName(base: string, kind: string, content: unknown): string {
   return hashedName(base, kind, contentHash([base, content]));
+}
+
+/** `base` shortened as needed so that `base + suffix` fits in a DNS label; the suffix is kept whole. */
+export function suffixedName(base: string, suffix: string): string {
+  return `${fitName(base, MAX_NAME_LENGTH - suffix.length)}${suffix}`;
 }
 
 /** `value` cut to `max` characters, without a trailing dash. */
@@ -63,4 +70,27 @@ export function recommendedLabels(instance: string, component: 'app' | 'migratio
     'app.kubernetes.io/part-of': partOf,
     'app.kubernetes.io/managed-by': MANAGED_BY,
   };
+}
+
+/** The names in use in each app, by namespace: `<namespace>/<name>` → the construct using it. */
+const claims = new WeakMap<IConstruct, Map<string, IConstruct>>();
+
+/**
+ * Records that `owner` names its objects after `name` in its chart's
+ * namespace, and throws if another construct of the same app already does:
+ * two would emit objects of the same kind and name, and one would overwrite
+ * the other when applied. A construct's own children may share its claim.
+ */
+export function claimName(owner: IConstruct, prop: string, name: string): void {
+  const root = owner.node.root;
+  const inApp = claims.get(root) ?? new Map<string, IConstruct>();
+  claims.set(root, inApp);
+  const namespace = Chart.of(owner).namespace;
+  const key = `${namespace ?? ''}/${name}`;
+  const holder = inApp.get(key);
+  if (holder && holder !== owner.node.scope) {
+    throw new PropError(prop, `"${name}" is already used by ${holder.node.path}${namespace ? ` in namespace ${namespace}` : ''}; `
+      + 'give each application and migration of a namespace its own name');
+  }
+  if (!holder) inApp.set(key, owner);
 }

@@ -6,7 +6,10 @@ import { Duration } from 'cdk8s';
  * failed `cdk8s synth` says exactly what to change.
  */
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** DNS-1035: what a Service name must be, and so every `name` here, since objects of all kinds share it. */
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const IMAGE_HOST = /^[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?(?::[0-9]+)?$/;
@@ -15,14 +18,42 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** ConfigMaps and Secrets are stored in etcd as one object of at most 1 MiB. */
 export const MAX_DATA_BYTES = 1024 * 1024;
 
-function fail(prop: string, problem: string, value: unknown): never {
-  throw new Error(`${prop}: ${problem} (got ${JSON.stringify(value)})`);
+/**
+ * An invalid prop. Its message starts with the prop's path, which a construct
+ * that passes props on to another can prefix (`migration.` for example); any
+ * other error passes through unchanged.
+ */
+export class PropError extends Error {
+  constructor(public readonly prop: string, public readonly problem: string) {
+    super(`${prop}: ${problem}`);
+    this.name = 'PropError';
+  }
+
+  /** The same error, for a prop `prefix` levels down (`migration.` + `image`). */
+  public under(prefix: string): PropError {
+    return new PropError(`${prefix}${this.prop}`, this.problem);
+  }
 }
 
-/** A DNS-1123 label: lower case alphanumerics and '-', at most 63 characters. */
+function fail(prop: string, problem: string, value: unknown): never {
+  throw new PropError(prop, `${problem} (got ${JSON.stringify(value)})`);
+}
+
+/**
+ * A DNS-1035 label: at most 63 lower case letters, digits and '-', starting
+ * with a letter. Objects of every kind are named after it, Services included.
+ */
 export function checkName(prop: string, value: string): string {
-  if (typeof value !== 'string' || value.length > 63 || !DNS_LABEL.test(value)) {
-    fail(prop, 'must be a DNS label: at most 63 lower case letters, digits and \'-\', starting and ending with a letter or digit', value);
+  if (typeof value !== 'string' || value.length > 63 || !DNS_1035_LABEL.test(value)) {
+    fail(prop, 'must be a DNS label: at most 63 lower case letters, digits and \'-\', starting with a letter and ending with a letter or digit', value);
+  }
+  return value;
+}
+
+/** A label value: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit. */
+export function checkLabelValue(prop: string, value: string): string {
+  if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
+    fail(prop, 'must be a label value: at most 63 letters, digits, \'-\', \'_\' and \'.\', starting and ending with a letter or digit', value);
   }
   return value;
 }
@@ -111,15 +142,25 @@ export function checkCommand(prop: string, value: string[] | undefined): void {
 /** At most one of two mutually exclusive props. */
 export function checkExclusive(propA: string, a: unknown, propB: string, b: unknown): void {
   if (a !== undefined && b !== undefined) {
-    throw new Error(`${propA} and ${propB} are mutually exclusive: give literal values or the name of an existing Secret, not both`);
+    throw new PropError(propA, `cannot be given together with ${propB}: give literal values or an existing Secret, not both`);
   }
 }
 
-/** An absolute file path for a mount. */
-export function checkMountPath(prop: string, value: string): string {
+/**
+ * An absolute path for a file mounted by `subPath` from a ConfigMap: its base
+ * name is the ConfigMap key, and it must not be, or be inside, one of the
+ * `reserved` folders that the library mounts itself.
+ */
+export function checkFilePath(prop: string, value: string, reserved: string[]): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.endsWith('/') || value.includes('//') || value.split('/').includes('..')) {
     fail(prop, 'must be an absolute path to a file, like `/app/dbconfig.yml`', value);
   }
+  const base = value.slice(value.lastIndexOf('/') + 1);
+  if (base.length > 253 || !CONFIG_KEY.test(base) || base === '.') {
+    fail(prop, 'must end in a file name of letters, digits, \'-\', \'_\' and \'.\' (it becomes a ConfigMap key)', value);
+  }
+  const taken = reserved.find((r) => value === r || value.startsWith(`${r}/`));
+  if (taken) fail(prop, `must not be in ${taken}, where the library mounts a volume of its own`, value);
   return value;
 }
 

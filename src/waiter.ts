@@ -1,13 +1,23 @@
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { fitName } from './naming';
+import { suffixedName } from './naming';
 import { podSpecPath, restrictedContainer } from './security';
-import { checkDuration, checkImage, checkName } from './validation';
+import { checkDuration, checkPinnedImage } from './validation';
 
 /**
- * The official kubectl image, pinned. It ships bash, which the waiter script needs.
+ * The official kubectl image, pinned. Checked at the source
+ * (kubernetes/kubernetes build/server-image/kubectl/Dockerfile): go-runner
+ * over distroless static, `ENTRYPOINT ["/bin/kubectl"]`, no shell and no
+ * USER. So the waiter passes `args` only and keeps the image's entrypoint,
+ * and any mirror of it works the same.
+ *
+ * Why 1.36: it is the first kubectl whose `wait` ANDs several `--for` flags
+ * (1.35 and older keep only the last one), and under kubectl's ±1 minor
+ * version skew it talks to 1.35, 1.36 and 1.37: every minor the Kubernetes
+ * project supports as of this release. v1.36.6 is the newest 1.36 patch on the
+ * Go module proxy (k8s.io/kubectl v0.36.6); the e2e suite builds that kubectl.
  */
-export const DEFAULT_WAITER_IMAGE = 'registry.k8s.io/kubectl:v1.36.4';
+export const DEFAULT_WAITER_IMAGE = 'registry.k8s.io/kubectl:v1.36.6';
 
 /** The kubectl image runs as root by default; the waiter runs as this UID instead. */
 export const WAITER_USER = 65532;
@@ -16,89 +26,62 @@ export const WAITER_USER = 65532;
 export const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
- * The init container's program. It watches (never polls) the one Job named by
- * `$MIGRATION_JOB` and:
- * - exits 0 as soon as the Job has the condition Complete=True;
- * - exits 1 with the Job's reason and message once it has Failed=True;
- * - exits 1 if the Job is deleted, or has not appeared within
- *   `$MIGRATION_JOB_WAIT_SECONDS` seconds;
- * - exits 1 if the watch itself fails (forbidden, API server unreachable), so
- *   the kubelet restarts it with back-off and the pod shows why.
- * The API server ends every watch after 30 to 60 minutes; then it lists and
- * watches again, which also catches anything that happened in between.
+ * The condition that the second init container waits for, as a kubectl jsonpath.
+ *
+ * `kubectl wait` has no "Complete or Failed". It does exit 1 when a jsonpath
+ * matches more than one value (k8s.io/kubectl v0.36.6, pkg/cmd/wait/json.go,
+ * `verifyParsedJSONPath`), and it keeps waiting while it matches none. This
+ * expression is a union of filters over the Job's conditions in which
+ * `Complete` appears once and each failure condition twice:
+ * - a running, suspended or success-decided (`SuccessCriteriaMet`) Job matches
+ *   nothing: keep waiting;
+ * - a complete Job matches one value, `True`: exit 0;
+ * - a failing Job matches two or more: exit 1 with "given jsonpath expression
+ *   matches more than one value". `FailureTarget`, which the Job controller
+ *   sets since 1.31 as soon as failure is decided, counts as failure, so the
+ *   waiter does not wait for the pods to terminate before `Failed`.
+ *
+ * This relies on two behaviours of client-go's jsonpath parser that are not
+ * documented (k8s.io/client-go v0.36.6, util/jsonpath/parser.go): a union
+ * whose first member is a filter parses only after a space (`[ ?(...),?(...)]`;
+ * without it, `parseFilter` wants `]` right after the first `)`), and a
+ * union's members add up. The e2e suite runs it through the kubectl of
+ * DEFAULT_WAITER_IMAGE against a real API server, in every Job state; change
+ * the two only together.
  */
-export const WAITER_SCRIPT = `set -uo pipefail
-job="\${MIGRATION_JOB:?MIGRATION_JOB must name the migration Job}"
-limit="\${MIGRATION_JOB_WAIT_SECONDS:?MIGRATION_JOB_WAIT_SECONDS must be a number of seconds}"
-say() { printf 'wait-for-migration: %s\\n' "$*"; }
-fail() { say "$*" >&2; exit 1; }
-# One line per watch event: TYPE|Complete status|Failed status|Failed reason|Failed message
-format='{.type}|{.object.status.conditions[?(@.type=="Complete")].status}|{.object.status.conditions[?(@.type=="Failed")].status}|{.object.status.conditions[?(@.type=="Failed")].reason}|{.object.status.conditions[?(@.type=="Failed")].message}{"\\n"}'
-seen=false
-started=$SECONDS
-watcher=
-trap '[[ -n $watcher ]] && kill "$watcher" 2>/dev/null' EXIT
-say "waiting for Job \${job} to complete"
-while true; do
-  exec 3< <(exec kubectl get jobs --field-selector "metadata.name=\${job}" --watch --output-watch-events -o "jsonpath=\${format}")
-  watcher=$!
-  while true; do
-    if [[ $seen == true ]]; then
-      IFS='|' read -r event complete failed reason message <&3
-    else
-      left=$((limit - (SECONDS - started)))
-      ((left > 0)) || fail "Job \${job} not found after \${limit}s. Was it applied? Was it deleted, for example by ttlSecondsAfterFinished or a prune?"
-      IFS='|' read -r -t "$left" event complete failed reason message <&3
-    fi
-    status=$?
-    ((status > 128)) && continue
-    ((status == 0)) || break
-    case "$event" in
-      ADDED | MODIFIED) seen=true ;;
-      DELETED) fail "Job \${job} was deleted before it completed" ;;
-      *) continue ;;
-    esac
-    if [[ $complete == True ]]; then
-      say "Job \${job} is complete"
-      exit 0
-    fi
-    if [[ $failed == True ]]; then
-      fail "Job \${job} failed: \${reason:-Failed}: \${message:-no message}. Next: kubectl logs job/\${job}"
-    fi
-  done
-  wait "$watcher"
-  status=$?
-  ((status == 0)) || fail "could not watch Job \${job} (kubectl exited with \${status}, see above)"
-done
-`;
+export const JOB_DONE_JSONPATH = '{.status.conditions[ ?(@.type=="Complete"),?(@.type=="FailureTarget"),?(@.type=="FailureTarget"),?(@.type=="Failed"),?(@.type=="Failed")].status}';
+
+/** What the waiter's bounds add to the migration's active deadline, for scheduling and start-up. */
+const WAIT_MARGIN_SECONDS = 60;
 
 /**
- * Options for the init container that holds a workload's pods until the
+ * Options for the init containers that hold a workload's pods until the
  * migration Job has completed.
  */
 export interface WaiterOptions {
   /**
-   * An image with bash and kubectl. Change it to use a private mirror.
-   * @default "registry.k8s.io/kubectl:v1.36.4"
+   * An image whose entrypoint is kubectl 1.36 or newer (the waiter passes only
+   * `args`), pinned with a tag or digest. Change it to use a private mirror.
+   * @default "registry.k8s.io/kubectl:v1.36.6"
    */
   readonly image?: string;
 
   /**
-   * How long a pod waits for the migration Job to appear before it fails.
-   * Only the wait for the Job to exist is bounded: once it exists, the pod
-   * waits as long as the Job runs (the Job's own active deadline bounds that).
+   * How long a pod waits for the migration Job to exist before it fails.
+   * Once the Job exists, the pod waits as long as the Job may run: its active
+   * deadline, plus this, plus a minute.
    * @default Duration.minutes(5)
    */
   readonly notFoundTimeout?: Duration;
 
   /**
-   * Resources of the init container. It only waits on a watch.
+   * Resources of each waiter container. They only wait on the API server.
    * @default - requests 10m CPU and 32Mi memory; limits 200m CPU and 128Mi memory
    */
   readonly resources?: kplus.ContainerResources;
 
   /**
-   * Security context of the init container, merged over the restricted defaults.
+   * Security context of the waiter containers, merged over the restricted defaults.
    * @default - restricted: non-root UID 65532, read-only root filesystem, no privilege escalation, all capabilities dropped
    */
   readonly securityContext?: kplus.ContainerSecurityContextProps;
@@ -114,63 +97,99 @@ const WAITER_RESOURCES: kplus.ContainerResources = {
  * built, before any workload is gated.
  * @internal
  */
-export function checkWaiterOptions(options: WaiterOptions): { image: string; waitSeconds: number } {
+export function checkWaiterOptions(options: WaiterOptions): { image: string; notFoundSeconds: number } {
   return {
-    image: checkImage('waiter.image', options.image ?? DEFAULT_WAITER_IMAGE),
-    waitSeconds: checkDuration('waiter.notFoundTimeout', options.notFoundTimeout ?? Duration.minutes(5)),
+    image: checkPinnedImage('waiter.image', options.image ?? DEFAULT_WAITER_IMAGE),
+    notFoundSeconds: checkDuration('waiter.notFoundTimeout', options.notFoundTimeout ?? Duration.minutes(5)),
   };
 }
 
+/** The names of the waiter's containers and volumes in a workload gated on migration `migrationName`. */
+export function waiterNames(migrationName: string) {
+  const base = `wait-for-${migrationName}`;
+  return {
+    created: suffixedName(base, '-job-created'),
+    complete: suffixedName(base, '-job-complete'),
+    token: suffixedName(base, '-token'),
+    tmp: suffixedName(base, '-tmp'),
+  };
+}
+
+/** What a workload waits for. */
+export interface WaitTarget {
+  /** The migration's name, which the containers are named after. */
+  readonly migrationName: string;
+  /** The Job's name, asked for at synth time: it is a hash of the Job as rendered. */
+  readonly jobName: () => string;
+  /** The Job's namespace, when it is not the workload's own. */
+  readonly namespace?: string;
+  /** The Job's active deadline, in seconds. */
+  readonly activeDeadlineSeconds: number;
+}
+
 /**
- * Adds the waiter to `workload` as an init container named
- * `wait-for-<migrationName>`, with a service account token that only this
- * container mounts. Returns the container.
+ * Adds the waiter to `workload`: two init containers that run kubectl with
+ * `args` only, in sequence:
+ * 1. `wait-for-<migration>-job-created`: until the Job exists, at most
+ *    `notFoundTimeout` (kubectl polls a GET every 0.5 s in this phase);
+ * 2. `wait-for-<migration>-job-complete`: one list and watch of that Job, until
+ *    it is complete (exit 0) or failing (exit 1), at most the active deadline
+ *    plus `notFoundTimeout` plus a minute.
+ * Only they mount a service account token. Returns them.
  * @internal
  */
-export function addWaiter(workload: kplus.Workload, migrationName: string, jobName: string, options: WaiterOptions): kplus.Container {
-  const { image, waitSeconds } = checkWaiterOptions(options);
-  const name = checkName('waiter container name', fitName(`wait-for-${migrationName}`));
+export function addWaiter(workload: kplus.Workload, target: WaitTarget, options: WaiterOptions): kplus.Container[] {
+  const { image, notFoundSeconds } = checkWaiterOptions(options);
+  const names = waiterNames(target.migrationName);
   const taken = [...workload.initContainers, ...workload.containers].map((c) => c.name);
-  if (taken.includes(name)) {
-    throw new Error(`gate(${workload.node.path}): the workload already has a container named '${name}'; gate each workload on a migration only once`);
+  const clash = [names.created, names.complete].find((n) => taken.includes(n));
+  if (clash) {
+    throw new Error(`gate(${workload.node.path}): the workload already has a container named '${clash}'; gate each workload on a migration only once`);
   }
-  const container = workload.addInitContainer({
-    name,
-    image,
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    command: ['/bin/bash', '-c', WAITER_SCRIPT],
-    envVariables: {
-      MIGRATION_JOB: kplus.EnvValue.fromValue(jobName),
-      MIGRATION_JOB_WAIT_SECONDS: kplus.EnvValue.fromValue(String(waitSeconds)),
-      // kubectl writes its discovery cache under $HOME; the root filesystem is read-only.
-      HOME: kplus.EnvValue.fromValue('/tmp'),
-    },
-    resources: options.resources ?? WAITER_RESOURCES,
-    securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
-  });
-  container.mount('/tmp', kplus.Volume.fromEmptyDir(workload, `${name}-tmp`, `${name}-tmp`));
+  const job: string = Lazy.any({ produce: () => `job/${target.jobName()}` });
+  const namespace = target.namespace ? [`--namespace=${target.namespace}`] : [];
+  const completeSeconds = target.activeDeadlineSeconds + notFoundSeconds + WAIT_MARGIN_SECONDS;
+  const argsOf = {
+    [names.created]: ['wait', job, '--for=create', `--timeout=${notFoundSeconds}s`, ...namespace],
+    [names.complete]: ['wait', job, `--for=jsonpath=${JOB_DONE_JSONPATH}=True`, `--timeout=${completeSeconds}s`, ...namespace],
+  };
 
+  const tmp = kplus.Volume.fromEmptyDir(workload, names.tmp, names.tmp);
   // cdk8s-plus-27 has no projected volumes and no per-container seccomp or
-  // termination message policy, so these are patched in. The init container's
-  // index is fixed now: containers added later come after it.
+  // termination message policy, so these are patched in. Each container's
+  // index is fixed when it is added: containers added later come after it.
   const spec = podSpecPath(workload);
-  const self = `${spec}/initContainers/${workload.initContainers.length - 1}`;
-  const tokenVolume = `${name}-token`;
-  ApiObject.of(workload).addJsonPatch(
-    JsonPatch.add(`${spec}/volumes/-`, {
-      name: tokenVolume,
-      projected: {
-        sources: [
-          { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
-          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-          // cdk8s-plus objects map patched JSON through their typed props, which spell it `downwardApi`.
-          { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
-        ],
-      },
-    }),
-    JsonPatch.add(`${self}/volumeMounts/-`, { name: tokenVolume, mountPath: SERVICE_ACCOUNT_PATH, readOnly: true }),
-    JsonPatch.add(`${self}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
-    JsonPatch.add(`${self}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
-  );
-  return container;
+  const patches = [JsonPatch.add(`${spec}/volumes/-`, {
+    name: names.token,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        // cdk8s-plus objects map patched JSON through their typed props, which spell it `downwardApi`.
+        { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  })];
+  const containers = [names.created, names.complete].map((name) => {
+    const container = workload.addInitContainer({
+      name,
+      image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: argsOf[name],
+      // kubectl caches discovery under $HOME/.kube; the root filesystem is read-only.
+      envVariables: { HOME: kplus.EnvValue.fromValue('/tmp') },
+      resources: options.resources ?? WAITER_RESOURCES,
+      securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
+    });
+    container.mount('/tmp', tmp);
+    const self = `${spec}/initContainers/${workload.initContainers.length - 1}`;
+    patches.push(
+      JsonPatch.add(`${self}/volumeMounts/-`, { name: names.token, mountPath: SERVICE_ACCOUNT_PATH, readOnly: true }),
+      JsonPatch.add(`${self}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
+      JsonPatch.add(`${self}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
+    );
+    return container;
+  });
+  ApiObject.of(workload).addJsonPatch(...patches);
+  return containers;
 }

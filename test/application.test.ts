@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, synth, waitedJob } from './helpers';
 import { MigratedApplication, MigratedApplicationProps } from '../src';
 
 const BASE: MigratedApplicationProps = {
@@ -23,8 +23,7 @@ function render(props: Partial<MigratedApplicationProps> = {}, chartProps = {}) 
 
 const deploymentOf = (objects: Manifest[]) => one(objects, 'Deployment');
 const jobName = (objects: Manifest[]) => one(objects, 'Job').metadata.name;
-const waiterJob = (objects: Manifest[]) =>
-  deploymentOf(objects).spec.template.spec.initContainers[0].env.find((e: any) => e.name === 'MIGRATION_JOB').value;
+const waiterJob = (objects: Manifest[]) => waitedJob(deploymentOf(objects));
 
 describe('a migrated application', () => {
   const { app, objects } = render();
@@ -172,7 +171,7 @@ describe('bad input is refused at synth time, naming the prop', () => {
   test('literal secret values and an existing Secret together', () => {
     const chart = newChart();
     expect(() => new MigratedApplication(chart, 'shop', { ...BASE, existingSecret: kplus.Secret.fromSecretName(chart, 's', 'x') }))
-      .toThrow(/^secretValues and existingSecret are mutually exclusive/);
+      .toThrow(/^secretValues: cannot be given together with existingSecret/);
   });
 });
 
@@ -181,7 +180,13 @@ describe('random props', () => {
   const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/);
   const anyName = fc.string({ maxLength: 10 });
   const validProps = fc.record({
-    name: fc.stringMatching(/^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$/),
+    // Every name that validation accepts, of any length up to the full 63 characters.
+    name: fc.integer({ min: 1, max: 63 }).chain((length) => fc.tuple(
+      fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'),
+      fc.array(fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-'), { minLength: Math.max(0, length - 2), maxLength: Math.max(0, length - 2) }),
+      fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'),
+    ).map(([first, middle, last]) => (length === 1 ? first : `${first}${middle.join('')}${last}`))),
+    partOf: fc.option(fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/), { nil: undefined }),
     image: fc.constantFrom('app:1', 'ghcr.io/acme/app:2.0', `app@sha256:${'b'.repeat(64)}`),
     replicas: fc.integer({ min: 1, max: 50 }),
     ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { maxLength: 3 }).map((ns) => ns.map((n, i) => ({ number: n, name: `p${i}` }))),
@@ -192,6 +197,7 @@ describe('random props', () => {
       command: fc.option(fc.array(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 3 }), { nil: undefined }),
       backoffLimit: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
       activeDeadline: fc.option(fc.integer({ min: 1, max: 3600 }).map(Duration.seconds), { nil: undefined }),
+      waiter: fc.option(fc.record({ notFoundTimeout: fc.integer({ min: 1, max: 3600 }).map(Duration.seconds) }), { nil: undefined }),
     }),
   });
 
@@ -200,12 +206,13 @@ describe('random props', () => {
       const chart = newChart();
       new MigratedApplication(chart, 'app', props);
       expectSoundManifests(synth(chart));
-    }), { numRuns: 60 });
+    }), { numRuns: 100 });
   });
 
   // Each mutation makes one prop invalid; the error must name that prop.
   const mutations: Array<[RegExp, fc.Arbitrary<(p: any) => any>]> = [
-    [/^name:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)).map((n) => (p: any) => ({ ...p, name: n }))],
+    [/^name:/, anyName.filter((n) => !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)).map((n) => (p: any) => ({ ...p, name: n }))],
+    [/^partOf:/, anyName.filter((n) => !/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(n)).map((n) => (p: any) => ({ ...p, partOf: n }))],
     [/^image:/, fc.constantFrom('app', 'app:latest', 'UPPER:1', '', 'a b:1').map((i) => (p: any) => ({ ...p, image: i }))],
     [/^replicas:/, fc.oneof(fc.integer({ max: 0 }), fc.double({ noInteger: true })).map((r) => (p: any) => ({ ...p, replicas: r }))],
     [/^ports\[0\]\.number:/, fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 65536 })).map((n) => (p: any) => ({ ...p, ports: [{ number: n }] }))],

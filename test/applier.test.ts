@@ -49,7 +49,7 @@ test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => 
   const objects = render(Applier.argoCd());
   const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
   const rbac = objects.filter((o) => o.kind === 'RoleBinding');
-  expect(rbac).toHaveLength(2);
+  expect(rbac).toHaveLength(1);
   for (const b of rbac) expect(b.metadata.annotations).toEqual(wave(-2));
   expect(withoutTtlNote(annotations(objects))).toEqual({
     'ConfigMap/shop-config-<hash>': wave(-2),
@@ -89,7 +89,7 @@ test('helm: what the Job reads, then the Job, as pre-install/pre-upgrade hooks; 
     'Service/shop': {},
   });
   // The init container stays: hooks order a helm install, not a kubectl apply of the same YAML.
-  expect(objects.filter((o) => o.kind === 'Deployment').every((d) => d.spec.template.spec.initContainers[0].name === 'wait-for-shop')).toBe(true);
+  expect(objects.filter((o) => o.kind === 'Deployment').every((d) => d.spec.template.spec.initContainers[1].name === 'wait-for-shop-job-complete')).toBe(true);
 });
 
 test('appliers have names', () => {

@@ -53,15 +53,75 @@ const allContainers = (spec: any): any[] => [...spec.initContainers ?? [], ...sp
 const WAITER = /^wait-for-/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Every object validates against the Kubernetes OpenAPI schemas, and its name is a DNS label. */
+/**
+ * The Job that a pod template's waiter waits for, read from the `job/<name>`
+ * argument of its init containers, which must all name the same one.
+ */
+export function waitedJob(owner: Manifest): string {
+  const spec = podSpecs([owner])[0].spec;
+  const jobs = (spec.initContainers ?? []).filter((c: any) => WAITER.test(c.name))
+    .map((c: any) => c.args.find((a: string) => a.startsWith('job/')).slice('job/'.length));
+  if (jobs.length !== 2 || jobs[0] !== jobs[1]) throw new Error(`${owner.kind}/${owner.metadata.name}: expected two waiters on one Job, found ${jobs}`);
+  return jobs[0];
+}
+
+/** Every object validates against the Kubernetes OpenAPI schemas (which check types and shapes, not names). */
 export function expectSchemaValid(objects: Manifest[]): void {
   for (const o of objects) {
     const Model = MODELS[`${o.apiVersion}/${o.kind}`];
     if (!Model) throw new Error(`no schema for ${o.apiVersion} ${o.kind}`);
     new Model(o).validate();
-    expect(o.metadata.name).toMatch(DNS_LABEL);
-    expect(o.metadata.name.length).toBeLessThanOrEqual(63);
   }
+}
+
+// The API server's name rules (k8s.io/apimachinery pkg/util/validation): each is also at most 63 characters but SUBDOMAIN.
+const SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const IANA_SVC_NAME = /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*[a-z0-9]$|^[a-z]$/;
+
+/**
+ * Every name is valid for its field, as the API server checks it: object
+ * names (a Service's and a Job's are DNS-1035 or 1123 labels, others
+ * subdomains), label keys and values (in metadata, pod templates and
+ * selectors), container, volume and port names.
+ */
+export function expectValidNames(objects: Manifest[]): void {
+  const problems: string[] = [];
+  const check = (at: string, value: unknown, rule: RegExp, max = 63) => {
+    if (typeof value !== 'string' || value.length > max || !rule.test(value)) problems.push(`${at}: ${JSON.stringify(value)}`);
+  };
+  const labels = (at: string, map: { [key: string]: string } = {}) => {
+    for (const [k, v] of Object.entries(map)) {
+      check(`${at} label key`, k.split('/').pop(), LABEL_KEY);
+      check(`${at} label key`, k, LABEL_KEY, 253 + 1 + 63);
+      check(`${at} label ${k}`, v, LABEL_VALUE);
+    }
+  };
+  for (const o of objects) {
+    const at = `${o.kind}/${o.metadata.name}`;
+    if (o.kind === 'Service') check(`${at} name`, o.metadata.name, DNS_1035);
+    else if (o.kind === 'Job') check(`${at} name`, o.metadata.name, DNS_LABEL); // also the value of its pods' job-name label
+    else check(`${at} name`, o.metadata.name, SUBDOMAIN, 253);
+    labels(at, o.metadata.labels);
+    labels(`${at} selector`, o.spec?.selector?.matchLabels ?? (o.kind === 'Service' ? o.spec?.selector : undefined));
+    for (const p of o.kind === 'Service' ? o.spec.ports ?? [] : []) if (p.name !== undefined) check(`${at} port`, p.name, DNS_LABEL);
+  }
+  for (const { owner, spec, labels: podLabels } of podSpecs(objects)) {
+    const at = `${owner.kind}/${owner.metadata.name} pod`;
+    labels(at, podLabels);
+    for (const c of allContainers(spec)) {
+      check(`${at} container`, c.name, DNS_LABEL);
+      for (const p of c.ports ?? []) if (p.name !== undefined) check(`${at} ${c.name} port`, p.name, IANA_SVC_NAME);
+    }
+    for (const v of spec.volumes ?? []) check(`${at} volume`, v.name, DNS_LABEL);
+    const names = allContainers(spec).map((c) => c.name);
+    expect({ at, duplicateContainers: names.filter((n, i) => names.indexOf(n) !== i) }).toEqual({ at, duplicateContainers: [] });
+    const volumes = (spec.volumes ?? []).map((v: any) => v.name);
+    expect({ at, duplicateVolumes: volumes.filter((n: string, i: number) => volumes.indexOf(n) !== i) }).toEqual({ at, duplicateVolumes: [] });
+  }
+  expect(problems).toEqual([]);
 }
 
 /**
@@ -177,6 +237,7 @@ export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
 /** All of the checks above, over one synthesized set. */
 export function expectSoundManifests(objects: Manifest[], options: { externalSecrets?: string[]; foreignContainers?: string[] } = {}): void {
   expectSchemaValid(objects);
+  expectValidNames(objects);
   expectRestricted(objects, options.foreignContainers);
   expectReferencesResolve(objects, options.externalSecrets);
   expectLeastPrivilege(objects);

@@ -1,8 +1,8 @@
-import { Chart, Duration, Size } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, podSpecs, synth } from './helpers';
-import { DatabaseMigration, DatabaseMigrationProps } from '../src';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, podSpecs, synth, waitedJob } from './helpers';
+import { DatabaseMigration, DatabaseMigrationProps, MigratedApplication } from '../src';
 import { NO_TTL_REASON } from '../src/migration';
 
 const IMAGE = 'ghcr.io/acme/migrations:1.0.0';
@@ -130,6 +130,33 @@ describe('the Job name', () => {
     expect(a).not.toBe(b);
   });
 
+  // The name hashes the Job as rendered, so a change by any route renames it.
+  test.each<[string, (job: kplus.Job) => void]>([
+    ['a pod annotation', (job) => job.podMetadata.addAnnotation('sidecar.istio.io/inject', 'false')],
+    ['an imagePullSecret', (job) => ApiObject.of(job).addJsonPatch(JsonPatch.add('/spec/template/spec/imagePullSecrets', [{ name: 'regcred' }]))],
+    ['a nodeSelector', (job) => ApiObject.of(job).addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { pool: 'migrations' }))],
+    ['an extra volume', (job) => job.addVolume(kplus.Volume.fromEmptyDir(job, 'scratch', 'scratch'))],
+  ])('changes with %s made through migration.job', (_what, mutate) => {
+    const { chart, migration } = migrate();
+    const before = migration.jobName;
+    mutate(migration.job);
+    const job = jobOf(synth(chart));
+    expect(job.metadata.name).not.toBe(before);
+    expect(job.metadata.name).toBe(migration.jobName);
+    expect(one(synth(chart), 'Job').metadata.name).toBe(job.metadata.name);
+  });
+
+  test('changes with the construct path, which cdk8s-plus writes into a pod label', () => {
+    const chart = newChart();
+    const a = new DatabaseMigration(chart, 'one', { name: 'a', image: IMAGE });
+    const b = new DatabaseMigration(chart, 'two', { name: 'b', image: IMAGE });
+    expect(a.jobName.slice(-10)).not.toBe(b.jobName.slice(-10));
+  });
+
+  test('is the same, in the same output, for identical output', () => {
+    expect(synth(migrate().chart)).toEqual(synth(migrate().chart));
+  });
+
   test('stays at most 63 characters for the longest names', () => {
     const long = migrate({ name: 'a'.repeat(63) }).migration.jobName;
     expect(long).toHaveLength(63);
@@ -182,21 +209,42 @@ describe('gate()', () => {
 
   test('holds every gated workload in the same Job', () => {
     const { migration, objects } = twoWorkloads();
-    const waiters = podSpecs(objects).filter((p) => p.owner.kind !== 'Job').map((p) => p.spec.initContainers[0]);
-    expect(waiters).toHaveLength(2);
-    for (const w of waiters) expect(w.env).toContainEqual({ name: 'MIGRATION_JOB', value: migration.jobName });
+    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind));
+    expect(workloads.map(waitedJob)).toEqual([migration.jobName, migration.jobName]);
     expect(migration.gatedWorkloads).toHaveLength(2);
   });
 
-  test('gives each workload its own ServiceAccount and RoleBinding to one read-only Role', () => {
-    const { objects } = twoWorkloads();
+  test('binds each workload\'s ServiceAccount to one read-only Role of this release, named after the Job', () => {
+    const { migration, objects } = twoWorkloads();
     const accounts = podSpecs(objects).filter((p) => p.owner.kind !== 'Job').map((p) => p.spec.serviceAccountName);
     expect(accounts).toEqual(['api', 'worker']);
-    expect(ofKind(objects, 'Role')).toHaveLength(1);
-    const bindings = ofKind(objects, 'RoleBinding');
-    expect(bindings.map((b) => b.subjects.map((s: any) => s.name))).toEqual([['api'], ['worker']]);
-    expect(new Set(bindings.map((b) => b.roleRef.name)).size).toBe(1);
+    const role = one(objects, 'Role');
+    const binding = one(objects, 'RoleBinding');
+    const hash = migration.jobName.slice(-10);
+    expect([role.metadata.name, binding.metadata.name, binding.roleRef.name]).toEqual([`shop-reader-${hash}`, `shop-reader-${hash}`, `shop-reader-${hash}`]);
+    expect(binding.subjects.map((s: any) => s.name)).toEqual(['api', 'worker']);
     expectSoundManifests(objects, { foreignContainers: ['main'] });
+  });
+
+  test('gates across namespaces when both are set, naming the Job\'s namespace in the waiter and binding there', () => {
+    const app = Testing.app();
+    const migration = new DatabaseMigration(new Chart(app, 'db', { namespace: 'db' }), 'm', { name: 'shop', image: IMAGE });
+    const web = new kplus.Deployment(new Chart(app, 'web', { namespace: 'web' }), 'web', {
+      metadata: { name: 'web' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }],
+    });
+    migration.gate(web);
+    const [dbObjects, webObjects] = app.charts.map((c) => synth(c));
+    const waiters = one(webObjects, 'Deployment').spec.template.spec.initContainers;
+    for (const w of waiters) expect(w.args).toContain('--namespace=db');
+    expect(one(dbObjects, 'RoleBinding').metadata.namespace).toBe('db');
+    expect(one(dbObjects, 'RoleBinding').subjects).toEqual([{ apiGroup: '', kind: 'ServiceAccount', name: 'web', namespace: 'web' }]);
+  });
+
+  test('refuses to gate across namespaces when either is unknown', () => {
+    const app = Testing.app();
+    const migration = new DatabaseMigration(new Chart(app, 'db', { namespace: 'db' }), 'm', { name: 'shop', image: IMAGE });
+    const web = new kplus.Deployment(new Chart(app, 'web'), 'web', { progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }] });
+    expect(() => migration.gate(web)).toThrow(/^gate\(web\/web\): the workload's namespace \(unset\) and the migration's \(db\) must both be set/);
   });
 
   test('refuses a workload that automounts a token, or one gated twice', () => {
@@ -223,10 +271,10 @@ describe('gate()', () => {
     const chart = newChart();
     const migration = new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE });
     const web = new kplus.StatefulSet(chart, 'web', {
-      containers: [{ name: 'wait-for-shop', image: 'x:1' }],
+      containers: [{ name: 'wait-for-shop-job-complete', image: 'x:1' }],
       service: new kplus.Service(chart, 'web-svc', { clusterIP: 'None', ports: [{ port: 80 }] }),
     });
-    expect(() => migration.gate(web)).toThrow(/already has a container named 'wait-for-shop'/);
+    expect(() => migration.gate(web)).toThrow(/already has a container named 'wait-for-shop-job-complete'/);
   });
 });
 
@@ -234,6 +282,11 @@ test.each<[string, Partial<DatabaseMigrationProps>, RegExp]>([
   ['an unpinned image', { image: 'ghcr.io/acme/migrations' }, /^image: must be pinned/],
   ['a latest image', { image: 'migrations:latest' }, /^image: must not use the moving tag `latest`/],
   ['a bad name', { name: 'API' }, /^name: must be a DNS label/],
+  ['a name starting with a digit', { name: '1api' }, /^name: must be a DNS label/],
+  ['a bad partOf', { partOf: 'my shop' }, /^partOf: must be a label value/],
+  ['an over-long partOf', { partOf: 'x'.repeat(64) }, /^partOf: must be a label value/],
+  ['a config file over the library\'s /tmp', { configFile: { path: '/tmp', content: 'x' } }, /^configFile\.path: must not be in \/tmp/],
+  ['an unpinned waiter image', { waiter: { image: 'mirror.example.com/kubectl' } }, /^waiter\.image: must be pinned/],
   ['an empty command', { command: [] }, /^command: must be a non-empty list/],
   ['a bad env name', { env: { 'A-B': '1' } }, /^env\.A-B:/],
   ['a negative backoff limit', { backoffLimit: -1 }, /^backoffLimit: must be a whole number of at least 0/],
@@ -247,5 +300,37 @@ test.each<[string, Partial<DatabaseMigrationProps>, RegExp]>([
 test('rejects literal and existing migration secrets together', () => {
   const chart = newChart();
   expect(() => migrate({ secretValues: { A: '1' }, existingSecret: kplus.Secret.fromSecretName(chart, 's', 's') }, chart))
-    .toThrow(/^secretValues and existingSecret are mutually exclusive/);
+    .toThrow(/^secretValues: cannot be given together with existingSecret/);
+});
+
+describe('names in one namespace', () => {
+  test('two migrations, or a migration and an application, may not share one', () => {
+    const chart = newChart();
+    new DatabaseMigration(chart, 'a', { name: 'shop', image: IMAGE });
+    expect(() => new DatabaseMigration(chart, 'b', { name: 'shop', image: IMAGE }))
+      .toThrow(/^name: "shop" is already used by test\/a; give each application and migration of a namespace its own name/);
+    expect(() => new MigratedApplication(chart, 'c', { name: 'shop', image: IMAGE }))
+      .toThrow(/^name: "shop" is already used by test\/a/);
+  });
+
+  test('two namespaces may each have one', () => {
+    const app = Testing.app();
+    new DatabaseMigration(new Chart(app, 'one', { namespace: 'one' }), 'm', { name: 'shop', image: IMAGE });
+    expect(() => new DatabaseMigration(new Chart(app, 'two', { namespace: 'two' }), 'm', { name: 'shop', image: IMAGE })).not.toThrow();
+    expect(() => new DatabaseMigration(new Chart(app, 'three', { namespace: 'one' }), 'm', { name: 'shop', image: IMAGE }))
+      .toThrow(/^name: "shop" is already used by one\/m in namespace one/);
+  });
+});
+
+test('an error that is not about a prop passes through unchanged', () => {
+  // A plain-JavaScript caller can pass what TypeScript would refuse; that is a TypeError, not a prop error.
+  const props: any = { image: IMAGE, migration: { env: null } };
+  let error: any;
+  try {
+    new MigratedApplication(newChart(), 'app', props);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(TypeError);
+  expect(error.message).not.toMatch(/^migration\./);
 });

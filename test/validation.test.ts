@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkMountPath, checkName,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkFilePath, checkLabelValue, checkName,
   checkPinnedImage, checkPort, checkPorts, MAX_DATA_BYTES,
 } from '../src/validation';
 
@@ -38,7 +38,7 @@ describe('checkPinnedImage', () => {
 });
 
 test.each(['api', 'a', 'a-1', 'x'.repeat(63)])('checkName accepts %s', (name) => expect(checkName('name', name)).toBe(name));
-test.each(['Api', '-a', 'a-', 'a_b', '', 'x'.repeat(64), 'a.b'])('checkName rejects %j', (name) => {
+test.each(['Api', '-a', 'a-', 'a_b', '', 'x'.repeat(64), 'a.b', '1api'])('checkName rejects %j', (name) => {
   expect(() => checkName('name', name)).toThrow(/^name: must be a DNS label.*\(got /);
 });
 
@@ -76,12 +76,23 @@ test('checkDataSize allows exactly 1 MiB and no more', () => {
 
 test('checkExclusive names both props', () => {
   expect(() => checkExclusive('secretValues', undefined, 'existingSecret', {})).not.toThrow();
-  expect(() => checkExclusive('secretValues', {}, 'existingSecret', {})).toThrow(/^secretValues and existingSecret are mutually exclusive/);
+  expect(() => checkExclusive('secretValues', {}, 'existingSecret', {})).toThrow(/^secretValues: cannot be given together with existingSecret/);
 });
 
-test.each(['/app/dbconfig.yml', '/config.yaml'])('checkMountPath accepts %s', (p) => expect(checkMountPath('configFile.path', p)).toBe(p));
-test.each(['dbconfig.yml', '/app/', '/a/../b', '/a//b', ''])('checkMountPath rejects %j', (p) => {
-  expect(() => checkMountPath('configFile.path', p)).toThrow(/^configFile\.path: must be an absolute path/);
+test.each(['/app/dbconfig.yml', '/config.yaml', '/tmpfiles/x.toml'])('checkFilePath accepts %s', (p) => expect(checkFilePath('configFile.path', p, ['/tmp'])).toBe(p));
+test.each(['dbconfig.yml', '/app/', '/a/../b', '/a//b', ''])('checkFilePath rejects %j', (p) => {
+  expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must be an absolute path/);
+});
+test.each(['/app/db config.yml', '/app/db:1.yml', '/app/.'])('checkFilePath rejects %j, whose base name is no ConfigMap key', (p) => {
+  expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must end in a file name/);
+});
+test.each(['/tmp', '/tmp/dbconfig.yml'])('checkFilePath rejects %j, inside a folder the library mounts', (p) => {
+  expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must not be in \/tmp, where the library mounts a volume of its own/);
+});
+
+test.each(['shop', 'Shop_1.x', 'a', ''])('checkLabelValue accepts %j', (v) => expect(checkLabelValue('partOf', v)).toBe(v));
+test.each(['-shop', 'shop.', 'my shop', 'x'.repeat(64), 'a/b'])('checkLabelValue rejects %j', (v) => {
+  expect(() => checkLabelValue('partOf', v)).toThrow(/^partOf: must be a label value/);
 });
 
 test('checkPorts wants unique numbers and, for several ports, unique IANA names', () => {
