@@ -58,7 +58,14 @@ project.addTask('examples', {
   steps: [{ spawn: 'compile' }, { exec: 'scripts/synth-examples.sh' }],
 });
 
-project.gitignore.exclude('/test/e2e/.bin/', '/test/e2e/.run/');
+project.gitignore.exclude('/test/e2e/.bin/', '/test/e2e/.run/', '/test/.samples/');
+
+// Shell scripts are linted by shellcheck, a system tool: `.ci/run` installs it and runs this
+// task, so that `npm test` needs nothing but Node.js and npm.
+project.addTask('lint:shell', {
+  description: 'shellcheck every shell script in the repository (needs shellcheck on PATH)',
+  exec: 'git ls-files -z -- "*.sh" .ci/run | xargs -0 shellcheck --severity=style',
+});
 
 // Python, Java and Go packages: `npx projen package-all` builds them into dist/.
 // jsii-pacmak builds against the local bindings of a dependency that it finds in

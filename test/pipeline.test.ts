@@ -84,11 +84,4 @@ case "$*" in *"--output name"*) cat "$FAKE/objects" ;; wait*) exit 1 ;; esac
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^usage: /);
   });
-
-  test('passes shellcheck', () => {
-    const r = spawnSync('shellcheck', ['--severity=style', SCRIPT], { encoding: 'utf-8' });
-    if (r.error) throw new Error(`shellcheck is required (apt-get install shellcheck): ${r.error.message}`);
-    expect(r.stdout).toBe('');
-    expect(r.status).toBe(0);
-  });
 });
