@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Builds the e2e node's container images as OCI archives, without a registry
+# or a container engine: static Go programs packed by ./mkimage.
+#
+#   pause.tar    registry.k8s.io/pause:3.10     containerd's sandbox_image; /pause,
+#                                               USER 65535:65535 like the real one
+#   kubectl.tar  registry.k8s.io/kubectl:vX.Y.Z the waiter stand-in: only /bin/kubectl
+#                (built by ../build.sh from ../kubectl), /etc/passwd and /etc/group,
+#                ENTRYPOINT ["/bin/kubectl"], no USER, no shell. The real image
+#                (kubernetes build/server-image/kubectl/Dockerfile) is debian-base
+#                plus bash & co with the same ENTRYPOINT and no USER.
+#   migrate.tar  e2e.local/migrate:{1.0.0,1.1.0,2.0.0}  ./migrate, ENTRYPOINT ["/bin/migrate"]
+#   app.tar      e2e.local/app:{1.0.0,1.1.0,2.0.0}      ./app, ENTRYPOINT ["/bin/app"]
+# The app and migrate tags all name the same image (behaviour comes from
+# args/env); `cluster.sh tag DIR SRC DST` adds more names on a running node.
+#
+# Output: test/e2e/.bin/images/<image>.tar, each next to a <image>.key holding
+# the sha256 of everything it is built from (sources, Go version, names,
+# kubectl binary); an archive is rebuilt only when its key changes.
+#
+# Usage: build.sh          build what is missing or stale
+#        build.sh --check  exit 0 if every archive is up to date, 1 otherwise
+#        build.sh --env    print IMAGES_DIR, IMAGE_ARCHIVES, PAUSE_IMAGE,
+#                          WAITER_IMAGE, APP_IMAGES, MIGRATE_IMAGES (no build)
+# Env:   E2E_BIN_DIR       cache folder (default test/e2e/.bin)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+E2E="$(cd "$HERE/.." && pwd)"
+IMAGES_DIR="${E2E_BIN_DIR:-$E2E/.bin}/images"
+
+# shellcheck disable=SC1090
+eval "$("$E2E/build.sh" --env)" # WAITER_KUBECTL, WAITER_KUBECTL_VERSION
+
+PAUSE_IMAGE="registry.k8s.io/pause:3.10"
+WAITER_IMAGE="registry.k8s.io/kubectl:$WAITER_KUBECTL_VERSION"
+TAGS=(1.0.0 1.1.0 2.0.0)
+APP_IMAGES=("${TAGS[@]/#/e2e.local/app:}")
+MIGRATE_IMAGES=("${TAGS[@]/#/e2e.local/migrate:}")
+IMAGES=(pause kubectl migrate app)
+
+# mkimage arguments of image $1; @BIN@ stands for the folder of the freshly
+# built programs (kept out of the key, which must not depend on a temp path).
+spec() {
+  case "$1" in
+    pause)
+      echo "-name $PAUSE_IMAGE -file /pause=@BIN@/pause:0755 -entrypoint [\"/pause\"] -user 65535:65535"
+      ;;
+    kubectl)
+      echo "-name $WAITER_IMAGE -file /bin/kubectl=$WAITER_KUBECTL:0755" \
+        "-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
+        "-entrypoint [\"/bin/kubectl\"]"
+      ;;
+    migrate | app)
+      local names=() n
+      if [[ $1 == app ]]; then names=("${APP_IMAGES[@]}"); else names=("${MIGRATE_IMAGES[@]}"); fi
+      for n in "${names[@]}"; do printf -- '-name %s ' "$n"; done
+      echo "-file /bin/$1=@BIN@/$1:0755 -file /etc/passwd=$HERE/rootfs/etc/passwd:0644" \
+        "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"]"
+      ;;
+  esac
+}
+
+# The cache key of image $1: its spec, the Go toolchain, the builder and the
+# sources it is built from.
+key() {
+  {
+    echo "spec $(spec "$1")"
+    go env GOVERSION
+    sha256sum "$HERE/go.mod" "$HERE/mkimage/main.go" "$HERE"/rootfs/etc/*
+    case "$1" in
+      kubectl) sha256sum "$WAITER_KUBECTL" ;;
+      *) sha256sum "$HERE/$1"/*.go ;;
+    esac
+  } | sed "s|$HERE/||; s|$E2E/||" | sha256sum | cut -d' ' -f1
+}
+
+fresh() {
+  [[ -s "$IMAGES_DIR/$1.tar" && -s "$IMAGES_DIR/$1.key" ]] &&
+    [[ "$(<"$IMAGES_DIR/$1.key")" == "$(key "$1")" ]]
+}
+
+case "${1:-}" in
+  --env)
+    archives=()
+    for i in "${IMAGES[@]}"; do archives+=("$IMAGES_DIR/$i.tar"); done
+    printf 'IMAGES_DIR=%q\n' "$IMAGES_DIR"
+    printf 'IMAGE_ARCHIVES=%q\n' "${archives[*]}"
+    printf 'PAUSE_IMAGE=%q\n' "$PAUSE_IMAGE"
+    printf 'WAITER_IMAGE=%q\n' "$WAITER_IMAGE"
+    printf 'APP_IMAGES=%q\n' "${APP_IMAGES[*]}"
+    printf 'MIGRATE_IMAGES=%q\n' "${MIGRATE_IMAGES[*]}"
+    exit 0
+    ;;
+  --check)
+    for i in "${IMAGES[@]}"; do fresh "$i" || exit 1; done
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "usage: $0 [--check|--env]" >&2
+    exit 2
+    ;;
+esac
+
+[[ -x "$WAITER_KUBECTL" ]] || { echo "images/build.sh: missing $WAITER_KUBECTL: run test/e2e/build.sh" >&2; exit 1; }
+
+stale=()
+for i in "${IMAGES[@]}"; do
+  fresh "$i" || stale+=("$i")
+done
+if ((${#stale[@]} == 0)); then
+  echo "images/build.sh: images up to date in $IMAGES_DIR (skipping)"
+  exit 0
+fi
+
+start=$SECONDS
+mkdir -p "$IMAGES_DIR"
+tmp="$(mktemp -d "$IMAGES_DIR/.build.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+# Static, reproducible binaries: no cgo, no local paths, no VCS stamp.
+(cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
+  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app)
+for i in "${stale[@]}"; do
+  k="$(key "$i")"
+  s="$(spec "$i")"
+  s="${s//@BIN@/$tmp}"
+  # The spec is a plain word list (no spaces inside any word).
+  read -r -a args <<<"$s"
+  "$tmp/mkimage" -o "$IMAGES_DIR/$i.tar" "${args[@]}"
+  printf '%s\n' "$k" >"$IMAGES_DIR/$i.key"
+done
+echo "images/build.sh: built ${stale[*]} in $((SECONDS - start))s"
