@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Builds the e2e control-plane binaries (etcd, kube-apiserver,
-# kube-controller-manager) from the Go modules pinned in
-# test/e2e/controlplane/go.mod and test/e2e/controlplane/etcd/go.mod.
+# Builds the e2e cluster's binaries from the Go modules pinned in
+# test/e2e/controlplane/go.mod, test/e2e/controlplane/etcd/go.mod and
+# test/e2e/kubectl/go.mod, then the node's container images
+# (test/e2e/images/build.sh).
 #
-# Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager}
+# Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager,
+#                                            kube-scheduler,kubelet,kube-proxy}
 #         test/e2e/.bin/etcd-<version>/etcd
-# A binary set is built only when its versioned folder is missing or
-# incomplete, so bumping a pinned version triggers a rebuild and nothing
-# else does. A cold build takes roughly 10-25 minutes on 2 cores.
+#         test/e2e/.bin/kubectl-<version>/kubectl   the waiter's kubectl (its image's version)
+#         test/e2e/.bin/images/*.tar                 OCI archives (images/build.sh)
+# A binary is built only when it is missing from its versioned folder, so
+# bumping a pinned version triggers a rebuild and nothing else does. A cold
+# build of everything takes roughly 20-30 minutes on 2 cores.
 #
 # Usage: build.sh            build what is missing
 #        build.sh --check    exit 0 if everything is built, 1 otherwise
-#        build.sh --env      print KUBE_APISERVER=..., KUBE_CONTROLLER_MANAGER=...,
-#                            ETCD=..., K8S_VERSION=..., ETCD_VERSION=... (no build)
+#        build.sh --env      print K8S_VERSION, ETCD_VERSION, KUBE_APISERVER,
+#                            KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET,
+#                            KUBE_PROXY, ETCD, WAITER_KUBECTL, WAITER_KUBECTL_VERSION
+#                            (KEY=value lines, shell-quoted; no build)
 # Env:   E2E_BIN_DIR         cache folder (default test/e2e/.bin)
 set -euo pipefail
 
@@ -20,6 +26,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BIN_ROOT="${E2E_BIN_DIR:-$HERE/.bin}"
 K8S_MOD_DIR="$HERE/controlplane"
 ETCD_MOD_DIR="$HERE/controlplane/etcd"
+KUBECTL_MOD_DIR="$HERE/kubectl"
 
 # Reads "<module> vX.Y.Z" out of a go.mod without touching the network.
 mod_version() {
@@ -40,11 +47,23 @@ mod_version() {
 
 K8S_VERSION="$(mod_version "$K8S_MOD_DIR/go.mod" k8s.io/kubernetes)"
 ETCD_VERSION="$(mod_version "$ETCD_MOD_DIR/go.mod" go.etcd.io/etcd/server/v3)"
+# The staging module k8s.io/kubectl v0.X.Y is released with kubectl v1.X.Y.
+KUBECTL_MOD_VERSION="$(mod_version "$KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
+WAITER_KUBECTL_VERSION="v1.${KUBECTL_MOD_VERSION#v0.}"
 K8S_BIN_DIR="$BIN_ROOT/kubernetes-$K8S_VERSION"
 ETCD_BIN_DIR="$BIN_ROOT/etcd-$ETCD_VERSION"
+KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$WAITER_KUBECTL_VERSION"
+K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
-have_k8s() { [[ -x "$K8S_BIN_DIR/kube-apiserver" && -x "$K8S_BIN_DIR/kube-controller-manager" ]]; }
+missing_k8s() {
+  local c
+  for c in "${K8S_COMMANDS[@]}"; do
+    [[ -x "$K8S_BIN_DIR/$c" ]] || echo "$c"
+  done
+}
+have_k8s() { [[ -z "$(missing_k8s)" ]]; }
 have_etcd() { [[ -x "$ETCD_BIN_DIR/etcd" ]]; }
+have_kubectl() { [[ -x "$KUBECTL_BIN_DIR/kubectl" ]]; }
 
 case "${1:-}" in
   --env)
@@ -52,11 +71,16 @@ case "${1:-}" in
     printf 'ETCD_VERSION=%q\n' "$ETCD_VERSION"
     printf 'KUBE_APISERVER=%q\n' "$K8S_BIN_DIR/kube-apiserver"
     printf 'KUBE_CONTROLLER_MANAGER=%q\n' "$K8S_BIN_DIR/kube-controller-manager"
+    printf 'KUBE_SCHEDULER=%q\n' "$K8S_BIN_DIR/kube-scheduler"
+    printf 'KUBELET=%q\n' "$K8S_BIN_DIR/kubelet"
+    printf 'KUBE_PROXY=%q\n' "$K8S_BIN_DIR/kube-proxy"
     printf 'ETCD=%q\n' "$ETCD_BIN_DIR/etcd"
+    printf 'WAITER_KUBECTL=%q\n' "$KUBECTL_BIN_DIR/kubectl"
+    printf 'WAITER_KUBECTL_VERSION=%q\n' "$WAITER_KUBECTL_VERSION"
     exit 0
     ;;
   --check)
-    have_k8s && have_etcd
+    have_k8s && have_etcd && have_kubectl && "$HERE/images/build.sh" --check
     exit $?
     ;;
   "") ;;
@@ -77,20 +101,36 @@ export GOFLAGS="-trimpath -buildvcs=false"
 export CGO_ENABLED=0
 GO_P="${GO_BUILD_P:-2}"
 
-# go build -o into a temp folder, then rename it into place, so an
-# interrupted build never leaves a half-written versioned folder behind.
-# $4: output file name for a single package, or "" to name binaries after
+# What hack/lib/version.sh stamps into release builds, so /version and
+# kubectl's skew check see the real version instead of v0.0.0-master.
+version_ldflags() {
+  local version="$1" minor pkg out="-s -w"
+  minor="${version#v1.}"
+  minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    out+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    out+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  printf '%s\n' "$out"
+}
+
+# build_into DEST MODDIR LDFLAGS NAME PKG...: go build into a temp folder,
+# then move each binary into DEST, so an interrupted build never leaves a
+# half-written binary behind and binaries already in DEST stay.
+# NAME: output file name for a single package, or "" to name binaries after
 # their packages.
 build_into() {
-  local dest="$1" moddir="$2" ldflags="$3" name="$4"
+  local dest="$1" moddir="$2" ldflags="$3" name="$4" f
   shift 4
   local tmp="$dest.tmp.$$"
   rm -rf "$tmp"
-  mkdir -p "$tmp"
+  mkdir -p "$tmp" "$dest"
   trap 'rm -rf "$tmp"' EXIT
   (cd "$moddir" && go build -p "$GO_P" -ldflags="$ldflags" -o "$tmp/$name" "$@")
-  rm -rf "$dest"
-  mv "$tmp" "$dest"
+  for f in "$tmp"/*; do
+    mv -f "$f" "$dest/"
+  done
+  rm -rf "$tmp"
   trap - EXIT
 }
 
@@ -99,20 +139,11 @@ mkdir -p "$BIN_ROOT"
 if have_k8s; then
   echo "build.sh: kubernetes $K8S_VERSION already built in $K8S_BIN_DIR (skipping)"
 else
-  echo "build.sh: building kube-apiserver and kube-controller-manager $K8S_VERSION into $K8S_BIN_DIR (slow: 10-25 min cold)"
+  mapfile -t todo < <(missing_k8s)
+  echo "build.sh: building ${todo[*]} $K8S_VERSION into $K8S_BIN_DIR (slow: 10-25 min cold)"
   start=$SECONDS
-  minor="${K8S_VERSION#v1.}"
-  minor="${minor%%.*}"
-  ldflags="-s -w"
-  # What hack/lib/version.sh stamps into release builds, so /version and
-  # kubectl's skew check see the real version instead of v0.0.0-master.
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  build_into "$K8S_BIN_DIR" "$K8S_MOD_DIR" "$ldflags" "" \
-    k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager
+  build_into "$K8S_BIN_DIR" "$K8S_MOD_DIR" "$(version_ldflags "$K8S_VERSION")" "" \
+    "${todo[@]/#/k8s.io/kubernetes/cmd/}"
   echo "build.sh: kubernetes $K8S_VERSION built in $((SECONDS - start))s"
 fi
 
@@ -126,4 +157,15 @@ else
   echo "build.sh: etcd $ETCD_VERSION built in $((SECONDS - start))s"
 fi
 
-ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR"
+if have_kubectl; then
+  echo "build.sh: kubectl $WAITER_KUBECTL_VERSION already built in $KUBECTL_BIN_DIR (skipping)"
+else
+  echo "build.sh: building kubectl $WAITER_KUBECTL_VERSION into $KUBECTL_BIN_DIR"
+  start=$SECONDS
+  build_into "$KUBECTL_BIN_DIR" "$KUBECTL_MOD_DIR" "$(version_ldflags "$WAITER_KUBECTL_VERSION")" kubectl .
+  echo "build.sh: kubectl $WAITER_KUBECTL_VERSION built in $((SECONDS - start))s"
+fi
+
+ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR"
+
+"$HERE/images/build.sh"
