@@ -6,6 +6,7 @@
  *
  *   npx ts-node --project bench/tsconfig.json bench/synth.ts             # the full run (6-10 min on 2 shared cores)
  *   npx ts-node --project bench/tsconfig.json bench/synth.ts --quick     # N = 100 and 1000, one run each
+ *   npx ts-node --project bench/tsconfig.json bench/synth.ts --smoke     # N = 10, one run each: CI's check that it still runs
  *   npx ts-node --project bench/tsconfig.json bench/synth.ts --ns 100,500 --reps 5 --max-charts 500
  *
  * Every case runs in a fresh child process (the same file with `--case`), so
@@ -49,7 +50,7 @@ function lib(): typeof import('../lib') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded from a path chosen at run time (the snapshot)
   return (loaded ??= require(path.join(libDir(), 'index.js')));
 }
-/** The waiter's image and script: the hand-written variant renders the same init container. */
+/** The waiter's image and condition: the hand-written variant renders the same init containers. */
 let loadedWaiter: typeof import('../lib/waiter') | undefined;
 function waiter(): typeof import('../lib/waiter') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
@@ -219,40 +220,43 @@ function handWrittenApp(scope: Construct, name: string): void {
   app.mount('/tmp', kplus.Volume.fromEmptyDir(deployment, 'tmp', 'tmp'));
 
   const waiterName = `wait-for-${name}`;
-  const init = deployment.addInitContainer({
-    name: waiterName,
-    image: waiter().DEFAULT_WAITER_IMAGE,
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    command: ['/bin/bash', '-c', waiter().WAITER_SCRIPT],
-    envVariables: {
-      MIGRATION_JOB: kplus.EnvValue.fromValue(`${name}-migrate`),
-      MIGRATION_JOB_WAIT_SECONDS: kplus.EnvValue.fromValue('300'),
-      HOME: kplus.EnvValue.fromValue('/tmp'),
-    },
-    resources: {
-      cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
-      memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
-    },
-    securityContext: restricted(65532),
-  });
-  init.mount('/tmp', kplus.Volume.fromEmptyDir(deployment, `${waiterName}-tmp`, `${waiterName}-tmp`));
-  patches.addJsonPatch(
-    JsonPatch.add(`${POD_SPEC}/volumes/-`, {
-      name: `${waiterName}-token`,
-      projected: {
-        sources: [
-          { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
-          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-          { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
-        ],
+  const tmp = kplus.Volume.fromEmptyDir(deployment, `${waiterName}-tmp`, `${waiterName}-tmp`);
+  const waits = {
+    [`${waiterName}-job-created`]: ['wait', `job/${name}-migrate`, '--for=create', '--timeout=300s'],
+    [`${waiterName}-job-complete`]: ['wait', `job/${name}-migrate`, `--for=jsonpath=${waiter().JOB_DONE_JSONPATH}=True`, '--timeout=960s'],
+  };
+  Object.entries(waits).forEach(([waitName, args], i) => {
+    const init = deployment.addInitContainer({
+      name: waitName,
+      image: waiter().DEFAULT_WAITER_IMAGE,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args,
+      envVariables: { HOME: kplus.EnvValue.fromValue('/tmp') },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
+        memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
       },
-    }),
-    JsonPatch.add(`${POD_SPEC}/initContainers/0/volumeMounts/-`, {
-      name: `${waiterName}-token`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true,
-    }),
-    JsonPatch.add(`${POD_SPEC}/initContainers/0/securityContext/seccompProfile`, SECCOMP),
-    JsonPatch.add(`${POD_SPEC}/initContainers/0/terminationMessagePolicy`, 'FallbackToLogsOnError'),
-  );
+      securityContext: restricted(65532),
+    });
+    init.mount('/tmp', tmp);
+    patches.addJsonPatch(
+      JsonPatch.add(`${POD_SPEC}/initContainers/${i}/volumeMounts/-`, {
+        name: `${waiterName}-token`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true,
+      }),
+      JsonPatch.add(`${POD_SPEC}/initContainers/${i}/securityContext/seccompProfile`, SECCOMP),
+      JsonPatch.add(`${POD_SPEC}/initContainers/${i}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
+    );
+  });
+  patches.addJsonPatch(JsonPatch.add(`${POD_SPEC}/volumes/-`, {
+    name: `${waiterName}-token`,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  }));
 }
 
 function outputType(output: Output): YamlOutputType {
@@ -421,9 +425,11 @@ function parseOptions(argv: string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const quick = argv.includes('--quick');
+  // CI's smoke run: every case once at N = 10, so that the benchmark cannot rot; its figures mean little.
+  const smoke = argv.includes('--smoke');
   return {
-    ns: (get('--ns') ?? (quick ? '100,1000' : '100,1000,5000')).split(',').map(Number),
-    reps: get('--reps') !== undefined ? Number(get('--reps')) : quick ? 1 : undefined,
+    ns: (get('--ns') ?? (smoke ? '10' : quick ? '100,1000' : '100,1000,5000')).split(',').map(Number),
+    reps: get('--reps') !== undefined ? Number(get('--reps')) : quick || smoke ? 1 : undefined,
     workarounds: !argv.includes('--no-workarounds'),
     timeoutS: Number(get('--timeout') ?? 300),
     maxCharts: Number(get('--max-charts') ?? 1000),

@@ -3,9 +3,9 @@ import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { Manifest, ofKind, podSpecs, WAITER } from './manifests';
 
-/** A synthesized Kubernetes object. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [key: string]: any }; [key: string]: any };
+export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob } from './manifests';
 
 const MODELS: { [apiVersionKind: string]: new (data: any) => { validate(): void } } = {
   'v1/ConfigMap': ConfigMap,
@@ -29,41 +29,8 @@ export function synth(chart: Chart): Manifest[] {
   return Testing.synth(chart) as Manifest[];
 }
 
-export function ofKind(objects: Manifest[], kind: string): Manifest[] {
-  return objects.filter((o) => o.kind === kind);
-}
-
-export function one(objects: Manifest[], kind: string): Manifest {
-  const found = ofKind(objects, kind);
-  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
-  return found[0];
-}
-
-/** A pod template's spec, and where it sits. */
-export interface PodSpecOf { owner: Manifest; spec: any; labels: { [key: string]: string } }
-
-export function podSpecs(objects: Manifest[]): PodSpecOf[] {
-  return objects.flatMap((o) => {
-    const template = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
-    return template?.spec ? [{ owner: o, spec: template.spec, labels: template.metadata?.labels ?? {} }] : [];
-  });
-}
-
 const allContainers = (spec: any): any[] => [...spec.initContainers ?? [], ...spec.containers ?? []];
-const WAITER = /^wait-for-/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/**
- * The Job that a pod template's waiter waits for, read from the `job/<name>`
- * argument of its init containers, which must all name the same one.
- */
-export function waitedJob(owner: Manifest): string {
-  const spec = podSpecs([owner])[0].spec;
-  const jobs = (spec.initContainers ?? []).filter((c: any) => WAITER.test(c.name))
-    .map((c: any) => c.args.find((a: string) => a.startsWith('job/')).slice('job/'.length));
-  if (jobs.length !== 2 || jobs[0] !== jobs[1]) throw new Error(`${owner.kind}/${owner.metadata.name}: expected two waiters on one Job, found ${jobs}`);
-  return jobs[0];
-}
 
 /** Every object validates against the Kubernetes OpenAPI schemas (which check types and shapes, not names). */
 export function expectSchemaValid(objects: Manifest[]): void {

@@ -16,14 +16,14 @@ import { Chart, Testing } from 'cdk8s';
 import { stringify } from 'yaml';
 import { ClusterInfo, readClusterInfo, ROOT } from './harness';
 import { MigratedApplication, MigratedApplicationProps } from '../../src';
-import { one } from '../helpers';
-import type { Manifest } from '../helpers';
+import { one } from '../manifests';
+import type { Manifest } from '../manifests';
 
 export { ROOT };
 
 /** A synthesized (or fetched) Kubernetes object. */
-export type { Manifest } from '../helpers';
-export { ofKind, one } from '../helpers';
+export type { Manifest } from '../manifests';
+export { ofKind, one } from '../manifests';
 
 // ---------------------------------------------------------------- the cluster
 
