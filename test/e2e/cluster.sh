@@ -1,38 +1,105 @@
 #!/usr/bin/env bash
-# A throwaway Kubernetes control plane for the e2e suite: etcd +
-# kube-apiserver + kube-controller-manager on 127.0.0.1, no kubelet, no
-# scheduler (pods stay Pending unless a test patches their status).
+# A throwaway one-node Kubernetes cluster for the e2e suite: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, containerd, the
+# kubelet and kube-proxy, all inside one network, mount and UTS namespace
+# that this script creates, with its own addresses. Pods really run (runc,
+# CNI bridge); images come from OCI archives (images/build.sh), not from a
+# registry. Must run as root. Install the runtime first: test/e2e/setup.sh.
 #
-#   cluster.sh up DIR     start it in the background and return once it is
-#                         ready; writes into DIR:
-#                           kubeconfig         admin (O=system:masters)
-#                           env                KEY=value lines (shell- and dotenv-style)
-#                           cluster.json       the same as JSON, for Node
-#                           audit.log          apiserver audit log, Metadata level, JSON lines
-#                           logs/*.log         component logs
-#                           *.pid              one per component
-#                           pki/               CA, certs, service-account key
-#   cluster.sh down DIR   stop everything started for DIR; safe to repeat,
-#                         safe on a DIR that never came up
-#   cluster.sh status DIR exit 0 if every component of DIR is running
+#   cluster.sh up DIR       start it in the background and return once the node
+#                           is Ready, kube-proxy and the scheduler run and the
+#                           images are imported; writes into DIR:
+#                             kubeconfig        admin (O=system:masters), for the host
+#                             env               KEY=value lines (shell- and dotenv-style)
+#                             cluster.json      the same as JSON, for Node
+#                             audit.log         apiserver audit log, Metadata level, JSON lines
+#                             logs/*.log        component logs
+#                             *.pid             one per process started
+#                             pki/              CA, certs, service-account key
+#                             node/             kubelet, kube-proxy, containerd and CNI configs
+#                             ns/{net,mnt,uts}  the namespaces (nsenter --net=DIR/ns/net ...)
+#   cluster.sh down DIR     stop everything started for DIR (pods and shims too),
+#                           delete the namespaces, remove the cgroups, restore
+#                           the kernel settings the kubelet changed; safe to
+#                           repeat, safe on a DIR that never came up
+#   cluster.sh status DIR   exit 0 if every component of DIR is running
+#   cluster.sh load DIR [ARCHIVE...]
+#                           import OCI archives into the node's containerd
+#                           (default: every archive images/build.sh builds; up does this)
+#   cluster.sh tag DIR SOURCE TARGET...
+#                           give an imported image more names (ctr images tag)
+#   cluster.sh exec DIR CMD [ARG...]
+#                           run CMD inside the cluster's namespaces, e.g.
+#                           `cluster.sh exec DIR ctr -n k8s.io containers ls`
+#
+# Network: nothing listens on, or sends to, any address of the machine's own
+# network except 127.0.0.1. The namespace has lo, a veth pair (both ends
+# inside) carrying the node's address $NODE_IP, the CNI bridge cni0 and the
+# pods' veths, and no default route: the service and pod ranges exist only in
+# there. The API server listens on :6443 inside; the host reaches it through
+# two socat forwarders: 127.0.0.1:<free port> on the host -> DIR/apiserver.sock
+# -> (inside) 127.0.0.1:6443. Pods reach it through the kubernetes Service
+# (10.0.0.1:443, kube-proxy iptables rules inside the namespace) -> $NODE_IP:6443.
+#
+# Host changes, all undone by down: the kernel settings the kubelet sets
+# (vm.overcommit_memory, vm.panic_on_oom, kernel.panic, kernel.panic_on_oops,
+# kernel.keys.root_max{keys,bytes}; saved once for all clusters running at the
+# same time in $HOST_STATE and restored when the last one goes down), and the
+# cgroups under /sys/fs/cgroup/*/e2e-<hash of DIR> (the kubelet's cgroupRoot).
+# Everything else (containerd's and the kubelet's state, /run, /var/lib,
+# /var/log, iptables rules, routes) lives in the namespaces and goes with them.
 #
 # Binaries come from test/e2e/build.sh (run it first; a cold build is slow).
-# Env: E2E_UP_TIMEOUT  seconds to wait for readiness (default 90)
+# Env: E2E_UP_TIMEOUT  seconds to wait for readiness (default 180)
 #      E2E_APISERVER_EXTRA_ARGS  extra kube-apiserver flags, split on spaces
 #                       (e.g. "--min-request-timeout=10" to make watches end sooner)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-COMPONENTS=(etcd kube-apiserver kube-controller-manager)
-SERVICE_CIDR="10.0.0.0/24"   # only allocated in etcd; nothing is routed
+# Start order; down stops them in reverse.
+COMPONENTS=(etcd containerd kube-apiserver forward-ns forward-host
+  kube-controller-manager kube-scheduler kubelet kube-proxy)
+NODE_NAME="e2e-node"
+NODE_IP="10.200.0.1"       # on veth e2e0 inside the namespace
+NODE_NET="10.200.0.0/24"
+POD_CIDR="10.201.0.0/24"   # host-local IPAM on the cni0 bridge
+POD_GATEWAY="10.201.0.1"
+CLUSTER_CIDR="10.201.0.0/16"
+SERVICE_CIDR="10.0.0.0/24" # the kubernetes Service is 10.0.0.1
+APISERVER_PORT=6443        # inside the namespace, like every port below
+ETCD_CLIENT_PORT=2379
+ETCD_PEER_PORT=2380
+KCM_PORT=10257
+SCHEDULER_PORT=10259
+KUBELET_PORT=10250
+KUBELET_HEALTHZ_PORT=10248
+PROXY_HEALTHZ_PORT=10256
+PROXY_METRICS_PORT=10249
 SA_ISSUER="https://kubernetes.default.svc.cluster.local"
+CONTAINERD_SOCK="/run/containerd/containerd.sock" # inside the mount namespace
+CNI_BIN_DIR="/usr/lib/cni"                        # Debian's containernetworking-plugins
+HOST_STATE="/run/cdk8s-migrated-app-e2e"
+# What the kubelet's setupKernelTunables (pkg/kubelet/cm/container_manager_linux.go,
+# v1.37.2) sets when protectKernelDefaults is false; protectKernelDefaults=true
+# would only refuse to start on a host with other values.
+KERNEL_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 log() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-  echo "usage: $0 up|down|status DIR" >&2
+  echo "usage: $0 up|down|status DIR | load DIR [ARCHIVE...] | tag DIR SOURCE TARGET... | exec DIR CMD..." >&2
   exit 2
+}
+
+# Paths that depend on DIR.
+set_paths() {
+  NS="$DIR/ns"
+  # One cgroup root per run folder, so clusters never share cgroups.
+  CGROUP_NAME="e2e-$(printf '%s' "$DIR" | sha256sum | cut -c1-12)"
 }
 
 # ---------------------------------------------------------------- processes
@@ -51,32 +118,134 @@ live_pid() {
   printf '%s\n' "$pid"
 }
 
+# Stops component $1: SIGTERM to its process group (setsid made it the
+# leader: this also reaches socat's per-connection children), SIGKILL after
+# 10 s.
 stop_component() {
   local name="$1" pid i
   if pid="$(live_pid "$name")"; then
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
       live_pid "$name" >/dev/null || break
       sleep 0.1
     done
     if live_pid "$name" >/dev/null; then
       log "$name (pid $pid) ignored SIGTERM for 10s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
   fi
   rm -f "$DIR/$name.pid"
 }
 
+# Starts "$@" detached (own session, no inherited stdio) and records its pid.
+# setsid execs in place here (a background job of a non-interactive shell is
+# not a process-group leader), so $! is the component's own pid.
+start_host_component() {
+  local name="$1"
+  shift
+  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 9>&- &
+  echo $! >"$DIR/$name.pid"
+  STARTED+=("$name")
+}
+
+# The same inside the namespaces: nsenter joins them and execs (it forks only
+# for a PID namespace), so the pid is still the component's.
+start_component() {
+  local name="$1"
+  shift
+  start_host_component "$name" nsenter --net="$NS/net" --mount="$NS/mnt" --uts="$NS/uts" -- "$@"
+}
+
+# Runs "$@" inside the namespaces.
+in_ns() { nsenter --net="$NS/net" --mount="$NS/mnt" --uts="$NS/uts" -- "$@"; }
+
+ns_mounted() { [[ -e "$NS/$1" ]] && findmnt -rn --mountpoint "$NS/$1" >/dev/null 2>&1; }
+
+ctr_ns() { in_ns ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
+
+# Pids of every process in our namespaces (containerd's shims end up there,
+# outside any component's process group) or in our cgroups (pods).
+ns_pids() {
+  local ids=() p link f
+  [[ -s "$DIR/ns.ids" ]] && read -r -a ids <"$DIR/ns.ids"
+  ((${#ids[@]} > 0)) || return 0
+  for p in /proc/[0-9]*; do
+    link="$(readlink "$p/ns/net" 2>/dev/null || true)"
+    if [[ " ${ids[*]} " == *" $link "* ]]; then
+      echo "${p#/proc/}"
+      continue
+    fi
+    link="$(readlink "$p/ns/mnt" 2>/dev/null || true)"
+    [[ " ${ids[*]} " == *" $link "* ]] && echo "${p#/proc/}"
+  done
+  for f in /sys/fs/cgroup/*/"$CGROUP_NAME"; do
+    [[ -d "$f" ]] && find "$f" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done
+  return 0
+}
+
+# SIGKILLs whatever is left in our namespaces and cgroups, and waits for it.
+sweep_processes() {
+  local pids i
+  for ((i = 0; i < 50; i++)); do
+    mapfile -t pids < <(ns_pids | sort -un | grep -vx -e "$$" -e 1 || true)
+    ((${#pids[@]} > 0)) || return 0
+    ((i == 0)) && log "killing ${#pids[@]} leftover processes in the cluster's namespaces and cgroups"
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    sleep 0.1
+  done
+  log "warning: processes still alive: ${pids[*]}"
+}
+
+# Kills every pod's containers through containerd while it still runs, so
+# that their shims exit normally (the kubelet is stopped by then and cannot
+# restart them). Each task separately: a shim that serves a whole pod may
+# already have cleaned up a task listed a moment ago.
+stop_pods() {
+  local ids=() id left=()
+  live_pid containerd >/dev/null || return 0
+  # (timeout runs programs, not shell functions: spell ctr_ns out.)
+  local ctr=(nsenter --net="$NS/net" --mount="$NS/mnt" --uts="$NS/uts" --
+    ctr --address "$CONTAINERD_SOCK" --namespace k8s.io)
+  mapfile -t ids < <(timeout 10 "${ctr[@]}" tasks list -q 2>/dev/null || true)
+  ((${#ids[@]} > 0)) || return 0
+  log "stopping ${#ids[@]} containers"
+  for id in "${ids[@]}"; do
+    timeout 10 "${ctr[@]}" tasks kill --signal SIGKILL "$id" >/dev/null 2>&1 || true
+  done
+  for id in "${ids[@]}"; do
+    timeout 10 "${ctr[@]}" tasks delete "$id" >/dev/null 2>&1 || true
+  done
+  mapfile -t left < <(timeout 10 "${ctr[@]}" tasks list -q 2>/dev/null || true)
+  ((${#left[@]} == 0)) || log "${#left[@]} tasks are still there; their processes are killed below"
+}
+
 cmd_down() {
   [[ -d "$DIR" ]] || return 0
   local i
+  # Nothing may start new pods while they are being killed: kubelet and
+  # control loops first, then the pods, then the runtime and the rest.
+  for i in kube-proxy kube-scheduler kube-controller-manager kubelet; do
+    stop_component "$i"
+  done
+  stop_pods
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     stop_component "${COMPONENTS[i]}"
   done
+  sweep_processes
+  # With no process left inside, unmounting the namespace files frees the
+  # namespaces: the veths, bridge and iptables rules of the network
+  # namespace, and the tmpfs mounts of the mount namespace, go with them.
+  for i in net mnt uts; do
+    if ns_mounted "$i"; then umount "$NS/$i" || log "warning: cannot unmount $NS/$i"; fi
+  done
+  if findmnt -rn --mountpoint "$NS" >/dev/null 2>&1; then umount "$NS" || log "warning: cannot unmount $NS"; fi
+  remove_cgroups
+  release_host_state
   # etcd data is useless once etcd is gone, and env/cluster.json would claim
   # a running cluster; keep logs, the audit log, certs and kubeconfigs.
-  rm -rf "$DIR/etcd-data" "$DIR/env" "$DIR/cluster.json"
+  rm -rf "$DIR/etcd-data" "$DIR/env" "$DIR/cluster.json" "$DIR/apiserver.sock" "$NS" "$DIR/ns.ids"
 }
 
 cmd_status() {
@@ -92,14 +261,129 @@ cmd_status() {
   return $rc
 }
 
-# Starts "$@" detached (own session, no inherited stdio) and records its pid.
-# setsid execs in place here (a background job of a non-interactive shell is
-# not a process-group leader), so $! is the component's own pid.
-start_component() {
-  local name="$1"
-  shift
-  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 9>&- &
-  echo $! >"$DIR/$name.pid"
+# ---------------------------------------------------------------- host state
+
+# Kernel settings: saved by the first cluster to come up, restored by the
+# last one to go down (several may run at once; each one's kubelet sets the
+# same values). $HOST_STATE/users holds one file per running cluster naming
+# its DIR; a cluster that died without `down` is recognised by its kubelet
+# pid being gone.
+with_host_lock() {
+  local fd rc=0
+  mkdir -p "$HOST_STATE/users"
+  exec {fd}>"$HOST_STATE/lock"
+  flock "$fd"
+  "$@" || rc=$?
+  exec {fd}>&-
+  return $rc
+}
+
+acquire_host_state_locked() {
+  local s
+  if [[ ! -s "$HOST_STATE/sysctl.orig" ]]; then
+    for s in "${KERNEL_SYSCTLS[@]}"; do
+      printf '%s=%s\n' "$s" "$(sysctl -n "$s")"
+    done >"$HOST_STATE/sysctl.orig.tmp"
+    mv "$HOST_STATE/sysctl.orig.tmp" "$HOST_STATE/sysctl.orig"
+  fi
+  printf '%s\n' "$DIR" >"$HOST_STATE/users/$CGROUP_NAME"
+}
+
+release_host_state_locked() {
+  local u other k v cur
+  rm -f "$HOST_STATE/users/$CGROUP_NAME"
+  for u in "$HOST_STATE"/users/*; do
+    [[ -f "$u" ]] || continue
+    other="$(<"$u")"
+    if [[ -s "$other/kubelet.pid" ]] && (DIR="$other" live_pid kubelet >/dev/null); then
+      return 0 # another cluster still runs: it restores later
+    fi
+    rm -f "$u"
+  done
+  if [[ -s "$HOST_STATE/sysctl.orig" ]]; then
+    while IFS='=' read -r k v; do
+      cur="$(sysctl -n "$k" 2>/dev/null || true)"
+      if [[ "$cur" != "$v" ]]; then
+        sysctl -qw "$k=$v" || log "warning: cannot restore $k=$v"
+      fi
+    done <"$HOST_STATE/sysctl.orig"
+  fi
+  rm -rf "$HOST_STATE"
+}
+
+release_host_state() {
+  [[ -e "$HOST_STATE/users/$CGROUP_NAME" ]] || return 0
+  with_host_lock release_host_state_locked
+}
+
+# The kubelet's cgroupRoot must exist in every hierarchy; a new cpuset
+# cgroup starts with no CPUs and memory nodes, so it gets its parent's.
+create_cgroups() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [[ -e "$h/cgroup.procs" ]] || continue
+    mkdir -p "$h$CGROUP_NAME"
+    if [[ -e "$h$CGROUP_NAME/cpuset.cpus" ]]; then
+      cat "${h}cpuset.cpus" >"$h$CGROUP_NAME/cpuset.cpus"
+      cat "${h}cpuset.mems" >"$h$CGROUP_NAME/cpuset.mems"
+    fi
+  done
+}
+
+remove_cgroups() {
+  local h i left
+  for ((i = 0; i < 50; i++)); do
+    left=0
+    for h in /sys/fs/cgroup/*/"$CGROUP_NAME"; do
+      [[ -d "$h" ]] || continue
+      find "$h" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [[ -d "$h" ]] && left=1
+    done
+    ((left)) || return 0
+    sleep 0.1
+  done
+  log "warning: cannot remove cgroups $(echo /sys/fs/cgroup/*/"$CGROUP_NAME")"
+}
+
+# ---------------------------------------------------------------- namespaces
+
+# Creates the network, mount and UTS namespaces, kept alive by bind mounts on
+# DIR/ns/{net,mnt,uts} (DIR/ns is made a private mount first, as unshare(1)
+# requires for a persistent mount namespace), and sets them up.
+create_namespaces() {
+  mkdir -p "$NS"
+  findmnt -rn --mountpoint "$NS" >/dev/null 2>&1 || mount --bind "$NS" "$NS"
+  mount --make-private "$NS"
+  touch "$NS/net" "$NS/mnt" "$NS/uts"
+  # shellcheck disable=SC2016 # the script expands $1 and $2 itself
+  unshare --net="$NS/net" --mount="$NS/mnt" --uts="$NS/uts" --propagation private \
+    -- bash -euo pipefail -c '
+      # The new mount namespace starts as a copy of the host mount table, with
+      # the bind mounts that keep other namespaces alive (other clusters,
+      # ip netns): drop those copies so they cannot pin them.
+      { findmnt -rn -t nsfs -o TARGET || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+      echo "$1" >/proc/sys/kernel/hostname
+      ip link set lo up
+      # The node address: a veth pair with both ends in here (the kernel has
+      # no dummy link type). Nothing connects it to the host.
+      ip link add e2e0 type veth peer name e2e1
+      ip addr add "$2" dev e2e0
+      ip link set e2e0 up
+      ip link set e2e1 up
+      # Per network namespace since Linux 5.3 (checked: a new netns has its
+      # own net.bridge.* values here).
+      sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
+        net.bridge.bridge-nf-call-ip6tables=1
+      # The fixed paths of containerd, runc, CNI and the kubelet
+      # (/run/containerd, /run/netns, /run/xtables.lock, /var/lib/kubelet,
+      # /var/lib/containerd, /var/lib/cni, /var/log/pods, /var/log/containers):
+      # private tmpfs, gone with the namespace.
+      for d in /run /var/lib /var/log; do mount -t tmpfs -o mode=0755 e2e-tmpfs "$d"; done
+      mkdir -p /run/netns /run/containerd /var/lib/kubelet /var/lib/containerd /var/lib/cni \
+        /var/log/pods /var/log/containers
+    ' setup "$NODE_NAME" "$NODE_IP/24" || die "cannot set up the namespaces in $NS"
+  # The namespaces' ids, to find processes in them even if the mounts are gone.
+  printf '%s %s\n' "$(in_ns readlink /proc/self/ns/net)" "$(in_ns readlink /proc/self/ns/mnt)" >"$DIR/ns.ids"
 }
 
 # ---------------------------------------------------------------- ports
@@ -146,12 +430,23 @@ extendedKeyUsage=$3"
         -days 3650 -sha256 -out "$1.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
       rm -f "$1.csr"
     }
+    # 127.0.0.1: the host's forwarder and the components inside; NODE_IP:
+    # the kubernetes Service's endpoint; 10.0.0.1: its ClusterIP.
     sign apiserver "/CN=kube-apiserver" serverAuth \
-      "IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1"
+      "IP:127.0.0.1,IP:$NODE_IP,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     sign admin "/O=system:masters/CN=e2e-admin" clientAuth
     sign controller-manager "/CN=system:kube-controller-manager" clientAuth
     sign controller-manager-serving "/CN=kube-controller-manager" serverAuth \
       "IP:127.0.0.1,DNS:localhost"
+    sign scheduler "/CN=system:kube-scheduler" clientAuth
+    sign scheduler-serving "/CN=kube-scheduler" serverAuth "IP:127.0.0.1,DNS:localhost"
+    # The Node authorizer and NodeRestriction know a kubelet by this name.
+    sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+    sign kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:$NODE_IP,IP:127.0.0.1,DNS:$NODE_NAME"
+    # The default ClusterRoleBinding system:node-proxier names this user.
+    sign kube-proxy "/CN=system:kube-proxy" clientAuth
+    # The API server's client cert for kubelet calls (logs, exec, port-forward).
+    sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 
     # Service-account token signing key pair (TokenRequest, bound tokens).
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
@@ -199,6 +494,167 @@ env_to_json() {
   printf '\n}\n'
 }
 
+# ---------------------------------------------------------------- node configs
+
+write_node_configs() {
+  local node="$DIR/node"
+  mkdir -p "$node/cni"
+
+  # containerd 1.6 config format (version 2), checked against Debian's
+  # containerd 1.6.20 (`containerd config default`).
+  # restrict_oom_score_adj: the kubelet asks for oom_score_adj -998 for
+  # sandboxes, which needs CAP_SYS_RESOURCE (root here lacks it: runc then
+  # fails with "can't get final child's PID from pipe: EOF").
+  # cgroupfs (SystemdCgroup = false): cgroup v1 without systemd as init.
+  cat >"$node/containerd.toml" <<EOF
+version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+oom_score = 0
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "$CONTAINERD_SOCK"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN_DIR"
+    conf_dir = "$node/cni"
+    max_conf_num = 1
+EOF
+
+  # bridge + host-local + portmap (containerd adds loopback itself).
+  # No ipMasq: there is nowhere to masquerade to.
+  cat >"$node/cni/10-e2e.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "e2e",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": true,
+      "isDefaultGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "$POD_CIDR", "gateway": "$POD_GATEWAY" }]]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+
+  # Pods get no cluster DNS (there is none); a resolver on the pod's own
+  # loopback fails fast and sends nothing anywhere.
+  printf 'nameserver 127.0.0.1\noptions ndots:1 attempts:1 timeout:1\n' >"$node/resolv.conf"
+
+  # Checked against k8s.io/kubelet v0.37.2 config/v1beta1/types.go.
+  # failCgroupV1: kubelet >= 1.35 refuses cgroup v1 by default.
+  # oomScoreAdj 0: no CAP_SYS_RESOURCE to lower it (default -999).
+  # Eviction and image GC thresholds: never evict or collect in a test run
+  # (the imported images cannot be pulled back).
+  cat >"$node/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_NAME
+oomScoreAdj: 0
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+address: $NODE_IP
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $KUBELET_HEALTHZ_PORT
+tlsCertFile: $DIR/pki/kubelet-serving.crt
+tlsPrivateKeyFile: $DIR/pki/kubelet-serving.key
+rotateCertificates: false
+serverTLSBootstrap: false
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    enabled: true
+  x509:
+    clientCAFile: $DIR/pki/ca.crt
+authorization:
+  mode: Webhook
+failSwapOn: false
+resolvConf: $node/resolv.conf
+clusterDomain: cluster.local
+evictionHard:
+  memory.available: "1Mi"
+  nodefs.available: "1%"
+  nodefs.inodesFree: "1%"
+  imagefs.available: "1%"
+  imagefs.inodesFree: "1%"
+evictionPressureTransitionPeriod: 5s
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+shutdownGracePeriod: 0s
+nodeStatusReportFrequency: 10s
+syncFrequency: 10s
+fileCheckFrequency: 20s
+serializeImagePulls: false
+EOF
+
+  # Checked against k8s.io/kube-proxy v0.37.2 config/v1alpha1/types.go and
+  # pkg/proxy/conntrack/sysctls.go: maxPerCore 0 and zero timeouts leave the
+  # conntrack sysctls alone (nf_conntrack_max and the hashsize are host-wide).
+  # nodePortAddresses on the node's subnet only: no route_localnet.
+  cat >"$node/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $DIR/kube-proxy.kubeconfig
+mode: iptables
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:$PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$PROXY_METRICS_PORT
+clusterCIDR: $CLUSTER_CIDR
+nodePortAddresses: ["$NODE_NET"]
+oomScoreAdj: 0
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+iptables:
+  minSyncPeriod: 0s
+  syncPeriod: 30s
+EOF
+}
+
+# ---------------------------------------------------------------- images
+
+# Imports OCI archives into the node's containerd, under the names in their
+# index (images/mkimage sets io.containerd.image.name), unpacked for CRI.
+load_images() {
+  local a
+  for a in "$@"; do
+    [[ -s "$a" ]] || die "no image archive $a: run test/e2e/build.sh"
+    ctr_ns images import "$a" >/dev/null || die "ctr images import $a failed"
+  done
+}
+
 # ---------------------------------------------------------------- up
 
 admin_curl() {
@@ -231,30 +687,82 @@ wait_for() {
   log "$what: ok (${SECONDS}s)"
 }
 
-etcd_healthy() { curl -sf --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
+# Probes; the in-namespace ones run curl in there.
+etcd_healthy() { in_ns curl -sf --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
+containerd_ready() { ctr_ns version; }
 apiserver_ready() { [[ "$(admin_curl "$APISERVER/readyz")" == ok ]]; }
-kcm_healthy() { [[ "$(curl -sS --max-time 2 --cacert "$DIR/pki/ca.crt" "https://127.0.0.1:$KCM_PORT/healthz")" == ok ]]; }
+in_ns_healthz() { [[ "$(in_ns curl -sS --max-time 2 --cacert "$DIR/pki/ca.crt" "$1")" == ok ]]; }
+kcm_healthy() { in_ns_healthz "https://127.0.0.1:$KCM_PORT/healthz"; }
+scheduler_healthy() { in_ns_healthz "https://127.0.0.1:$SCHEDULER_PORT/healthz"; }
+kubelet_healthy() { [[ "$(in_ns curl -sS --max-time 2 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz")" == ok ]]; }
+# kube-proxy's /healthz answers 200 once it has synced its rules.
+proxy_healthy() { in_ns curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz"; }
 default_sa_exists() { admin_curl -f "$APISERVER/api/v1/namespaces/default/serviceaccounts/default"; }
 root_ca_published() { admin_curl -f "$APISERVER/api/v1/namespaces/default/configmaps/kube-root-ca.crt"; }
+# Ready, and no taints left (the node lifecycle controller removes
+# node.kubernetes.io/not-ready once it sees Ready).
+node_ready() {
+  local node
+  # (The API server pretty-prints JSON for curl: compare without blanks.)
+  node="$(admin_curl -f "$APISERVER/api/v1/nodes/$NODE_NAME" | tr -d ' \n')" || return 1
+  grep -q '"type":"Ready","status":"True"' <<<"$node" && ! grep -q '"taints"' <<<"$node"
+}
+kubernetes_endpoint() {
+  admin_curl -f "$APISERVER/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes" |
+    grep -qF "\"$NODE_IP\""
+}
+images_listed() {
+  local have n
+  have="$(ctr_ns images list -q)"
+  for n in "${ALL_IMAGES[@]}"; do
+    grep -qxF "$n" <<<"$have" || return 1
+  done
+}
+
+check_prerequisites() {
+  local c missing=()
+  ((EUID == 0)) || die "must run as root (namespaces, mounts, cgroups)"
+  for c in unshare nsenter findmnt ip sysctl socat containerd containerd-shim-runc-v2 runc ctr \
+    iptables iptables-restore openssl curl flock; do
+    command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+  done
+  for c in bridge host-local loopback portmap; do
+    [[ -x "$CNI_BIN_DIR/$c" ]] || missing+=("$CNI_BIN_DIR/$c")
+  done
+  ((${#missing[@]} == 0)) || die "missing ${missing[*]}: run test/e2e/setup.sh"
+}
 
 cmd_up() {
   local c
   mkdir -p "$DIR"
   DIR="$(cd "$DIR" && pwd)"
   [[ "$DIR" != *[[:space:]\"\\]* ]] || die "DIR must not contain spaces, quotes or backslashes: $DIR"
+  # A unix socket path holds at most 107 bytes.
+  ((${#DIR} <= 90)) || die "DIR is too long for DIR/apiserver.sock (at most 90 characters): $DIR"
+  set_paths
   for c in "${COMPONENTS[@]}"; do
     if live_pid "$c" >/dev/null; then
       die "$c is already running for $DIR; run '$0 down $DIR' first"
     fi
   done
+  ns_mounted net && die "$DIR has namespaces from an earlier run; run '$0 down $DIR' first"
+  check_prerequisites
 
   # shellcheck disable=SC1090
   eval "$("$HERE/build.sh" --env)"
-  for c in "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$ETCD"; do
+  for c in "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" "$KUBELET" \
+    "$KUBE_PROXY" "$ETCD"; do
     [[ -x "$c" ]] || die "missing $c: run test/e2e/build.sh first"
   done
+  # shellcheck disable=SC1090
+  eval "$("$HERE/images/build.sh" --env)"
+  local archives=()
+  read -r -a archives <<<"$IMAGE_ARCHIVES"
+  # shellcheck disable=SC2153 # APP_IMAGES and MIGRATE_IMAGES come from the eval above
+  read -r -a ALL_IMAGES <<<"$PAUSE_IMAGE $WAITER_IMAGE $APP_IMAGES $MIGRATE_IMAGES"
+  "$HERE/images/build.sh" --check || die "images are missing or stale: run test/e2e/build.sh"
 
-  TIMEOUT="${E2E_UP_TIMEOUT:-90}"
+  TIMEOUT="${E2E_UP_TIMEOUT:-180}"
   SECONDS=0
   DEADLINE=$TIMEOUT
   STARTED=()
@@ -265,21 +773,28 @@ cmd_up() {
   trap 'rc=$?; if ((rc != 0)); then { dump_logs; log "startup failed, stopping"; cmd_down; } 2>&9; fi' EXIT
   trap 'exit 130' INT TERM HUP
 
-  rm -rf "$DIR/etcd-data" "$DIR/pki" "$DIR/logs" "$DIR/kubeconfig" \
-    "$DIR/controller-manager.kubeconfig" "$DIR/audit.log" "$DIR/audit-policy.yaml" \
-    "$DIR/env" "$DIR/cluster.json"
+  rm -rf "$DIR/etcd-data" "$DIR/pki" "$DIR/logs" "$DIR/node" "$DIR"/*.kubeconfig \
+    "$DIR/kubeconfig" "$DIR/audit.log" "$DIR/audit-policy.yaml" "$DIR/env" \
+    "$DIR/cluster.json" "$DIR/apiserver.sock"
   mkdir -p "$DIR/logs"
 
-  local ports
-  ports="$(pick_ports 4)"
-  read -r ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT <<<"$ports"
-  APISERVER="https://127.0.0.1:$APISERVER_PORT"
-  log "dir $DIR; ports: etcd $ETCD_CLIENT_PORT/$ETCD_PEER_PORT, apiserver $APISERVER_PORT, controller-manager $KCM_PORT"
+  local host_port
+  host_port="$(pick_ports 1)"
+  APISERVER="https://127.0.0.1:$host_port"
+  local inside="https://127.0.0.1:$APISERVER_PORT"
+  log "dir $DIR; node $NODE_NAME $NODE_IP; API server on host $APISERVER (forwarded to $inside in the namespace)"
 
   gen_pki
   write_kubeconfig "$DIR/kubeconfig" "$APISERVER" "$DIR/pki/admin.crt" "$DIR/pki/admin.key" e2e-admin
-  write_kubeconfig "$DIR/controller-manager.kubeconfig" "$APISERVER" \
+  write_kubeconfig "$DIR/controller-manager.kubeconfig" "$inside" \
     "$DIR/pki/controller-manager.crt" "$DIR/pki/controller-manager.key" system:kube-controller-manager
+  write_kubeconfig "$DIR/scheduler.kubeconfig" "$inside" \
+    "$DIR/pki/scheduler.crt" "$DIR/pki/scheduler.key" system:kube-scheduler
+  write_kubeconfig "$DIR/kubelet.kubeconfig" "$inside" \
+    "$DIR/pki/kubelet.crt" "$DIR/pki/kubelet.key" "system:node:$NODE_NAME"
+  write_kubeconfig "$DIR/kube-proxy.kubeconfig" "$inside" \
+    "$DIR/pki/kube-proxy.crt" "$DIR/pki/kube-proxy.key" system:kube-proxy
+  write_node_configs
 
   # Everything at Metadata (who, verb, resource, response code; no bodies).
   # RequestReceived is omitted so each request is one ResponseComplete
@@ -292,6 +807,11 @@ rules:
 - level: Metadata
 EOF
 
+  with_host_lock acquire_host_state_locked
+  create_cgroups
+  create_namespaces
+
+  start_component containerd containerd --config "$DIR/node/containerd.toml" --log-level warn
   start_component etcd "$ETCD" \
     --name=e2e \
     --data-dir="$DIR/etcd-data" \
@@ -303,33 +823,35 @@ EOF
     --initial-cluster-state=new \
     --unsafe-no-fsync=true \
     --log-level=warn
-  STARTED+=(etcd)
   wait_for "etcd healthy" etcd_healthy
 
   local extra=()
   read -r -a extra <<<"${E2E_APISERVER_EXTRA_ARGS:-}"
-  # --endpoint-reconciler-type=none: the default reconciler refuses a
-  # loopback --advertise-address (Endpoints may not hold 127.0.0.0/8), so
-  # the "kubernetes" Service simply has no endpoints here.
-  # --requestheader-*: only so the controller-manager's delegated authn finds
-  # a complete extension-apiserver-authentication ConfigMap (else it logs
-  # errors); no certificate with CN front-proxy-client is ever issued.
+  # --advertise-address: the node's address, so the kubernetes Service gets
+  # a real endpoint (the default lease reconciler refuses loopback).
+  # --requestheader-*: only so delegated authn (controller-manager,
+  # scheduler) finds a complete extension-apiserver-authentication ConfigMap;
+  # no certificate with CN front-proxy-client is ever issued.
   start_component kube-apiserver "$KUBE_APISERVER" \
     --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --bind-address=127.0.0.1 \
-    --advertise-address=127.0.0.1 \
-    --endpoint-reconciler-type=none \
+    --bind-address=0.0.0.0 \
+    --advertise-address="$NODE_IP" \
     --secure-port="$APISERVER_PORT" \
     --cert-dir="$DIR/pki" \
     --tls-cert-file="$DIR/pki/apiserver.crt" \
     --tls-private-key-file="$DIR/pki/apiserver.key" \
     --client-ca-file="$DIR/pki/ca.crt" \
+    --kubelet-client-certificate="$DIR/pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$DIR/pki/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$DIR/pki/ca.crt" \
+    --kubelet-preferred-address-types=InternalIP \
     --requestheader-client-ca-file="$DIR/pki/ca.crt" \
     --requestheader-allowed-names=front-proxy-client \
     --requestheader-username-headers=X-Remote-User \
     --requestheader-group-headers=X-Remote-Group \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
-    --authorization-mode=RBAC \
+    --authorization-mode=Node,RBAC \
+    --enable-admission-plugins=NodeRestriction \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --service-account-issuer="$SA_ISSUER" \
     --service-account-key-file="$DIR/pki/sa.pub" \
@@ -344,8 +866,25 @@ EOF
     --profiling=false \
     --v=1 \
     "${extra[@]}"
-  STARTED+=(kube-apiserver)
-  wait_for "kube-apiserver /readyz" apiserver_ready
+
+  # The host's way in: socat inside listens on a unix socket in DIR (the
+  # same file on both sides of the mount namespace) and connects to the API
+  # server; socat on the host listens on 127.0.0.1 only and connects to
+  # that socket. One forked child per connection; nodelay keeps small TLS
+  # records (watch events) from waiting on Nagle.
+  start_component forward-ns socat \
+    "UNIX-LISTEN:$DIR/apiserver.sock,fork,unlink-early,mode=600" \
+    "TCP:127.0.0.1:$APISERVER_PORT,nodelay"
+  start_host_component forward-host socat \
+    "TCP-LISTEN:$host_port,bind=127.0.0.1,fork,reuseaddr,nodelay" \
+    "UNIX-CONNECT:$DIR/apiserver.sock"
+
+  # Images go in while the API server starts.
+  wait_for "containerd" containerd_ready
+  load_images "${archives[@]}"
+  wait_for "images imported" images_listed
+
+  wait_for "kube-apiserver /readyz (through the host forwarder)" apiserver_ready
 
   start_component kube-controller-manager "$KUBE_CONTROLLER_MANAGER" \
     --kubeconfig="$DIR/controller-manager.kubeconfig" \
@@ -365,8 +904,33 @@ EOF
     --cluster-signing-key-file="$DIR/pki/ca.key" \
     --profiling=false \
     --v=1
-  STARTED+=(kube-controller-manager)
+  start_component kube-scheduler "$KUBE_SCHEDULER" \
+    --kubeconfig="$DIR/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$DIR/scheduler.kubeconfig" \
+    --authorization-kubeconfig="$DIR/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 \
+    --secure-port="$SCHEDULER_PORT" \
+    --tls-cert-file="$DIR/pki/scheduler-serving.crt" \
+    --tls-private-key-file="$DIR/pki/scheduler-serving.key" \
+    --leader-elect=false \
+    --profiling=false \
+    --v=1
+  start_component kubelet "$KUBELET" \
+    --config="$DIR/node/kubelet.yaml" \
+    --kubeconfig="$DIR/kubelet.kubeconfig" \
+    --hostname-override="$NODE_NAME" \
+    --node-ip="$NODE_IP" \
+    --v=1
+  start_component kube-proxy "$KUBE_PROXY" \
+    --config="$DIR/node/kube-proxy.yaml" \
+    --v=1
+
   wait_for "kube-controller-manager /healthz" kcm_healthy
+  wait_for "kube-scheduler /healthz" scheduler_healthy
+  wait_for "kubelet /healthz" kubelet_healthy
+  wait_for "node $NODE_NAME Ready and untainted" node_ready
+  wait_for "kube-proxy /healthz (rules synced)" proxy_healthy
+  wait_for "EndpointSlice default/kubernetes -> $NODE_IP" kubernetes_endpoint
   wait_for "ServiceAccount default/default" default_sa_exists
   wait_for "ConfigMap default/kube-root-ca.crt" root_ca_published
 
@@ -380,6 +944,19 @@ E2E_ETCD_ENDPOINT=http://127.0.0.1:$ETCD_CLIENT_PORT
 E2E_CONTROLLER_MANAGER_PORT=$KCM_PORT
 E2E_K8S_VERSION=$K8S_VERSION
 E2E_ETCD_VERSION=$ETCD_VERSION
+E2E_NETNS=$NS/net
+E2E_MOUNTNS=$NS/mnt
+E2E_NODE_NAME=$NODE_NAME
+E2E_NODE_IP=$NODE_IP
+E2E_POD_CIDR=$POD_CIDR
+E2E_SERVICE_CIDR=$SERVICE_CIDR
+E2E_APISERVER_INTERNAL=https://$NODE_IP:$APISERVER_PORT
+E2E_PAUSE_IMAGE=$PAUSE_IMAGE
+E2E_WAITER_IMAGE=$WAITER_IMAGE
+E2E_WAITER_KUBECTL=$WAITER_KUBECTL
+E2E_APP_IMAGES=$APP_IMAGES
+E2E_MIGRATE_IMAGES=$MIGRATE_IMAGES
+E2E_CLUSTER_SH=$HERE/cluster.sh
 EOF
   env_to_json <"$DIR/env" >"$DIR/cluster.json"
 
@@ -387,21 +964,70 @@ EOF
   log "ready in ${SECONDS}s: export KUBECONFIG=$DIR/kubeconfig (or: set -a; . $DIR/env; set +a)"
 }
 
+# For load/tag/exec: the cluster must be up.
+need_running() {
+  set_paths
+  ns_mounted net || die "no cluster in $DIR (run '$0 up $DIR')"
+}
+
+cmd_load() {
+  need_running
+  live_pid containerd >/dev/null || die "containerd is not running for $DIR"
+  local archives=()
+  if (($# == 0)); then
+    # shellcheck disable=SC1090
+    eval "$("$HERE/images/build.sh" --env)"
+    read -r -a archives <<<"$IMAGE_ARCHIVES"
+  else
+    archives=("$@")
+  fi
+  load_images "${archives[@]}"
+  log "imported ${archives[*]}"
+}
+
+cmd_tag() {
+  need_running
+  (($# >= 2)) || usage
+  ctr_ns images tag --force "$@" >/dev/null
+}
+
 # ---------------------------------------------------------------- main
 
-[[ $# -eq 2 ]] || usage
+(($# >= 2)) || usage
+sub="$1"
 DIR="$2"
+shift 2
 [[ -n "$DIR" ]] || usage
-case "$1" in
-  up) cmd_up ;;
+case "$sub" in
+  up)
+    (($# == 0)) || usage
+    cmd_up
+    ;;
   down)
+    (($# == 0)) || usage
     if [[ -d "$DIR" ]]; then DIR="$(cd "$DIR" && pwd)"; fi
+    set_paths
     cmd_down
     ;;
   status)
+    (($# == 0)) || usage
     [[ -d "$DIR" ]] || { echo "no such dir $DIR"; exit 1; }
     DIR="$(cd "$DIR" && pwd)"
+    set_paths
     cmd_status
+    ;;
+  load | tag | exec)
+    [[ -d "$DIR" ]] || die "no such dir $DIR"
+    DIR="$(cd "$DIR" && pwd)"
+    case "$sub" in
+      load) cmd_load "$@" ;;
+      tag) cmd_tag "$@" ;;
+      exec)
+        (($# >= 1)) || usage
+        need_running
+        in_ns "$@"
+        ;;
+    esac
     ;;
   *) usage ;;
 esac
