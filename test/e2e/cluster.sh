@@ -45,7 +45,8 @@
 # (vm.overcommit_memory, vm.panic_on_oom, kernel.panic, kernel.panic_on_oops,
 # kernel.keys.root_max{keys,bytes}; saved once for all clusters running at the
 # same time in $HOST_STATE and restored when the last one goes down), and the
-# cgroups under /sys/fs/cgroup/*/e2e-<hash of DIR> (the kubelet's cgroupRoot).
+# cgroups named e2e-<hash of DIR> at the root of each cgroup hierarchy (the
+# kubelet's cgroupRoot).
 # Everything else (containerd's and the kubelet's state, /run, /var/lib,
 # /var/log, iptables rules, routes) lives in the namespaces and goes with them.
 #
@@ -179,8 +180,8 @@ ns_pids() {
     link="$(readlink "$p/ns/mnt" 2>/dev/null || true)"
     [[ " ${ids[*]} " == *" $link "* ]] && echo "${p#/proc/}"
   done
-  for f in /sys/fs/cgroup/*/"$CGROUP_NAME"; do
-    [[ -d "$f" ]] && find "$f" -name cgroup.procs -exec cat {} + 2>/dev/null
+  for f in $(cgroup_roots); do
+    [[ -d "$f$CGROUP_NAME" ]] && find "$f$CGROUP_NAME" -name cgroup.procs -exec cat {} + 2>/dev/null
   done
   return 0
 }
@@ -316,14 +317,26 @@ release_host_state() {
   with_host_lock release_host_state_locked
 }
 
-# The kubelet's cgroupRoot must exist in every hierarchy; a new cpuset
+# The cgroup hierarchies' roots, with a trailing slash: each v1 controller
+# mount, or the one v2 hierarchy. (Written on cgroup v1; v2 is untested.)
+cgroup_roots() {
+  local h
+  if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
+    echo /sys/fs/cgroup/
+    return
+  fi
+  for h in /sys/fs/cgroup/*/; do
+    [[ -e "${h}cgroup.procs" ]] && echo "$h"
+  done
+}
+
+# The kubelet's cgroupRoot must exist in every hierarchy; a new v1 cpuset
 # cgroup starts with no CPUs and memory nodes, so it gets its parent's.
 create_cgroups() {
   local h
-  for h in /sys/fs/cgroup/*/; do
-    [[ -e "$h/cgroup.procs" ]] || continue
+  for h in $(cgroup_roots); do
     mkdir -p "$h$CGROUP_NAME"
-    if [[ -e "$h$CGROUP_NAME/cpuset.cpus" ]]; then
+    if [[ -e "$h$CGROUP_NAME/cpuset.cpus" && -e "${h}cpuset.cpus" ]]; then
       cat "${h}cpuset.cpus" >"$h$CGROUP_NAME/cpuset.cpus"
       cat "${h}cpuset.mems" >"$h$CGROUP_NAME/cpuset.mems"
     fi
@@ -333,16 +346,16 @@ create_cgroups() {
 remove_cgroups() {
   local h i left
   for ((i = 0; i < 50; i++)); do
-    left=0
-    for h in /sys/fs/cgroup/*/"$CGROUP_NAME"; do
-      [[ -d "$h" ]] || continue
-      find "$h" -depth -type d -exec rmdir {} + 2>/dev/null || true
-      [[ -d "$h" ]] && left=1
+    left=()
+    for h in $(cgroup_roots); do
+      [[ -d "$h$CGROUP_NAME" ]] || continue
+      find "$h$CGROUP_NAME" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [[ -d "$h$CGROUP_NAME" ]] && left+=("$h$CGROUP_NAME")
     done
-    ((left)) || return 0
+    ((${#left[@]} > 0)) || return 0
     sleep 0.1
   done
-  log "warning: cannot remove cgroups $(echo /sys/fs/cgroup/*/"$CGROUP_NAME")"
+  log "warning: cannot remove cgroups ${left[*]}"
 }
 
 # ---------------------------------------------------------------- namespaces
