@@ -112,8 +112,9 @@ live_pid() {
   pid="$(<"$f")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  # A reused pid would not have our run folder on its command line.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/" || return 1
+  # A reused pid would not have our run folder on its command line. (The
+  # process may exit meanwhile: no error message for that.)
+  { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$DIR/" || return 1
   state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
   [[ "$state" != Z && -n "$state" ]] || return 1
   printf '%s\n' "$pid"
@@ -170,6 +171,9 @@ ctr_ns() { in_ns ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 ns_pids() {
   local ids=() p link f
   [[ -s "$DIR/ns.ids" ]] && read -r -a ids <"$DIR/ns.ids"
+  # (Also from the namespace files, in case ns.ids was never written.)
+  ns_mounted net && ids+=("net:[$(stat -L -c %i "$NS/net")]")
+  ns_mounted mnt && ids+=("mnt:[$(stat -L -c %i "$NS/mnt")]")
   ((${#ids[@]} > 0)) || return 0
   for p in /proc/[0-9]*; do
     link="$(readlink "$p/ns/net" 2>/dev/null || true)"
