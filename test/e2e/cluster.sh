@@ -112,9 +112,12 @@ live_pid() {
   pid="$(<"$f")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  # A reused pid would not have our run folder on its command line. (The
-  # process may exit meanwhile: no error message for that.)
-  { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$DIR/" || return 1
+  # A reused pid would have neither our run folder on its command line nor
+  # as its working directory (the forwarders name their socket relative to
+  # it). (The process may exit meanwhile: no error message for that.)
+  if ! { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$DIR/"; then
+    [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$DIR" ]] || return 1
+  fi
   state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
   [[ "$state" != Z && -n "$state" ]] || return 1
   printf '%s\n' "$pid"
@@ -140,23 +143,26 @@ stop_component() {
   rm -f "$DIR/$name.pid"
 }
 
-# Starts "$@" detached (own session, no inherited stdio) and records its pid.
-# setsid execs in place here (a background job of a non-interactive shell is
-# not a process-group leader), so $! is the component's own pid.
+# Starts "$@" in DIR, detached (own session, no inherited stdio), and records
+# its pid. The subshell execs setsid, which execs in place here (a background
+# job of a non-interactive shell is not a process-group leader), so $! is the
+# component's own pid.
 start_host_component() {
   local name="$1"
   shift
-  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 9>&- &
+  (cd "$DIR" && exec setsid "$@") </dev/null >"$DIR/logs/$name.log" 2>&1 9>&- &
   echo $! >"$DIR/$name.pid"
   STARTED+=("$name")
 }
 
 # The same inside the namespaces: nsenter joins them and execs (it forks only
-# for a PID namespace), so the pid is still the component's.
+# for a PID namespace), so the pid is still the component's. Entering a mount
+# namespace moves the working directory to its root; --wd keeps DIR.
 start_component() {
   local name="$1"
   shift
-  start_host_component "$name" nsenter --net="$NS/net" --mount="$NS/mnt" --uts="$NS/uts" -- "$@"
+  start_host_component "$name" nsenter --net="$NS/net" --mount="$NS/mnt" --uts="$NS/uts" \
+    --wd="$DIR" -- "$@"
 }
 
 # Runs "$@" inside the namespaces.
@@ -754,8 +760,6 @@ cmd_up() {
   mkdir -p "$DIR"
   DIR="$(cd "$DIR" && pwd)"
   [[ "$DIR" != *[[:space:]\"\\]* ]] || die "DIR must not contain spaces, quotes or backslashes: $DIR"
-  # A unix socket path holds at most 107 bytes.
-  ((${#DIR} <= 90)) || die "DIR is too long for DIR/apiserver.sock (at most 90 characters): $DIR"
   set_paths
   for c in "${COMPONENTS[@]}"; do
     if live_pid "$c" >/dev/null; then
@@ -887,14 +891,16 @@ EOF
   # The host's way in: socat inside listens on a unix socket in DIR (the
   # same file on both sides of the mount namespace) and connects to the API
   # server; socat on the host listens on 127.0.0.1 only and connects to
-  # that socket. One forked child per connection; nodelay keeps small TLS
-  # records (watch events) from waiting on Nagle.
+  # that socket. The socket is named relative to DIR, their working
+  # directory, as a socket path holds at most 107 bytes. One forked child
+  # per connection; nodelay keeps small TLS records (watch events) from
+  # waiting on Nagle.
   start_component forward-ns socat \
-    "UNIX-LISTEN:$DIR/apiserver.sock,fork,unlink-early,mode=600" \
+    "UNIX-LISTEN:apiserver.sock,fork,unlink-early,mode=600" \
     "TCP:127.0.0.1:$APISERVER_PORT,nodelay"
   start_host_component forward-host socat \
     "TCP-LISTEN:$host_port,bind=127.0.0.1,fork,reuseaddr,nodelay" \
-    "UNIX-CONNECT:$DIR/apiserver.sock"
+    "UNIX-CONNECT:apiserver.sock"
 
   # Images go in while the API server starts.
   wait_for "containerd" containerd_ready
