@@ -11,7 +11,9 @@
 #         test/e2e/.bin/images/*.tar                 OCI archives (images/build.sh)
 # A binary is built only when it is missing from its versioned folder, so
 # bumping a pinned version triggers a rebuild and nothing else does. A cold
-# build of everything takes roughly 20-30 minutes on 2 cores.
+# build of everything (empty Go build and module caches) took 9 minutes on 2
+# cores, 1 GB of module downloads included: 7.5 min for the five Kubernetes
+# commands, 0.5 for etcd, 1 for kubectl, seconds for the images.
 #
 # Usage: build.sh            build what is missing
 #        build.sh --check    exit 0 if everything is built, 1 otherwise
@@ -140,7 +142,7 @@ if have_k8s; then
   echo "build.sh: kubernetes $K8S_VERSION already built in $K8S_BIN_DIR (skipping)"
 else
   mapfile -t todo < <(missing_k8s)
-  echo "build.sh: building ${todo[*]} $K8S_VERSION into $K8S_BIN_DIR (slow: 10-25 min cold)"
+  echo "build.sh: building ${todo[*]} $K8S_VERSION into $K8S_BIN_DIR (slow: 7-10 min cold)"
   start=$SECONDS
   build_into "$K8S_BIN_DIR" "$K8S_MOD_DIR" "$(version_ldflags "$K8S_VERSION")" "" \
     "${todo[@]/#/k8s.io/kubernetes/cmd/}"
