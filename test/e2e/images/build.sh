@@ -11,6 +11,10 @@
 #                plus bash & co with the same ENTRYPOINT and no USER.
 #   migrate.tar  e2e.local/migrate:{1.0.0,1.1.0,2.0.0}  ./migrate, ENTRYPOINT ["/bin/migrate"]
 #   app.tar      e2e.local/app:{1.0.0,1.1.0,2.0.0}      ./app, ENTRYPOINT ["/bin/app"]
+#                both USER 65532:65532, as images built for the restricted Pod
+#                Security level declare: a pod that sets runAsNonRoot without a
+#                runAsUser then runs (the kubelet refuses it for an image whose
+#                user is root, or not numeric).
 # The app and migrate tags all name the same image (behaviour comes from
 # args/env); `cluster.sh tag DIR SRC DST` adds more names on a running node.
 #
@@ -56,7 +60,8 @@ spec() {
       if [[ $1 == app ]]; then names=("${APP_IMAGES[@]}"); else names=("${MIGRATE_IMAGES[@]}"); fi
       for n in "${names[@]}"; do printf -- '-name %s ' "$n"; done
       echo "-file /bin/$1=@BIN@/$1:0755 -file /etc/passwd=$HERE/rootfs/etc/passwd:0644" \
-        "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"]"
+        "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"]" \
+        "-user 65532:65532"
       ;;
   esac
 }
