@@ -67,6 +67,7 @@ POD_CIDR="10.201.0.0/24"   # host-local IPAM on the cni0 bridge
 POD_GATEWAY="10.201.0.1"
 CLUSTER_CIDR="10.201.0.0/16"
 SERVICE_CIDR="10.0.0.0/24" # the kubernetes Service is 10.0.0.1
+CLUSTER_DNS="127.0.0.1"    # in the pods' resolv.conf: their own loopback, no server
 APISERVER_PORT=6443        # inside the namespace, like every port below
 ETCD_CLIENT_PORT=2379
 ETCD_PEER_PORT=2380
@@ -584,8 +585,12 @@ EOF
 }
 EOF
 
-  # Pods get no cluster DNS (there is none); a resolver on the pod's own
-  # loopback fails fast and sends nothing anywhere.
+  # There is no cluster DNS. Every pod's resolver is on its own loopback,
+  # where nothing listens: a lookup fails at once (port unreachable is a hard
+  # error for UDP; an address that is merely unroutable would make each
+  # lookup wait for its timeout). ClusterFirst pods get it as clusterDNS
+  # (without one the kubelet posts a MissingClusterDNS warning event for
+  # every pod), pods with dnsPolicy Default from this file.
   printf 'nameserver 127.0.0.1\noptions ndots:1 attempts:1 timeout:1\n' >"$node/resolv.conf"
 
   # Checked against k8s.io/kubelet v0.37.2 config/v1beta1/types.go.
@@ -622,6 +627,7 @@ authorization:
 failSwapOn: false
 resolvConf: $node/resolv.conf
 clusterDomain: cluster.local
+clusterDNS: ["$CLUSTER_DNS"]
 evictionHard:
   memory.available: "1Mi"
   nodefs.available: "1%"
