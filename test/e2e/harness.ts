@@ -30,6 +30,18 @@ export function readClusterInfo(file: string): ClusterInfo {
   return JSON.parse(fs.readFileSync(file, 'utf-8')) as ClusterInfo;
 }
 
+let builtEnv: { [key: string]: string } | undefined;
+/** What `build.sh --env` prints: the paths of the binaries (KUBELET, WAITER_KUBECTL, ...) and their versions. Builds nothing. */
+export function buildEnv(): { [key: string]: string } {
+  if (!builtEnv) {
+    const r = spawnSync(BUILD_SH, ['--env'], { encoding: 'utf-8', cwd: ROOT });
+    if (r.status !== 0) throw new Error(`test/e2e/build.sh --env failed: ${r.stderr}`);
+    // Lines of KEY=value, the value quoted by printf %q (paths here have no characters that need it).
+    builtEnv = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'(.*)'$/, '$1')]));
+  }
+  return builtEnv;
+}
+
 /** Runs build.sh (a no-op once the binaries are built), with its output on our stderr. */
 export function buildControlPlane(): void {
   const r = spawnSync(BUILD_SH, [], { stdio: ['ignore', process.stderr, process.stderr], cwd: ROOT });

@@ -6,17 +6,18 @@
  *
  * Free of jest globals, so that the benchmark can use it too.
  */
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { stringify } from 'yaml';
-import { ClusterInfo, readClusterInfo, ROOT } from './harness';
+import { buildEnv, ClusterInfo, readClusterInfo, ROOT } from './harness';
 import { MigratedApplication, MigratedApplicationProps } from '../../src';
-import { one } from '../manifests';
+import { one, WAITER } from '../manifests';
 import type { Manifest } from '../manifests';
 
 export { ROOT };
@@ -67,26 +68,11 @@ export function timing(label: string, ms: number, extra = ''): void {
 // ---------------------------------------------------------------- kubectl
 
 /**
- * The kubectl to run. gcloud's `kubectl` is a dispatcher that asks the server
- * for /version on every call and then runs `kubectl.1.XX` next to it; the real
- * binary is used directly (one request less per call, as in the waiter image).
- * `E2E_KUBECTL` overrides.
+ * The kubectl to run, for the tests' own commands as for the waiter: the one
+ * that test/e2e/build.sh builds at the default waiter image's version (the
+ * machine's kubectl is older, and not that binary). `E2E_KUBECTL` overrides.
  */
-export const KUBECTL = resolveKubectl();
-
-function resolveKubectl(): string {
-  if (process.env.E2E_KUBECTL) return process.env.E2E_KUBECTL;
-  const which = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf-8' });
-  const onPath = which.stdout.trim();
-  if (!onPath) throw new Error('kubectl is not on PATH (or set E2E_KUBECTL)');
-  const version = spawnSync(onPath, ['version', '--client'], { encoding: 'utf-8' }).stdout ?? '';
-  const m = /Client Version: v(\d+)\.(\d+)\.\d+-dispatcher/.exec(version);
-  if (m) {
-    const real = path.join(path.dirname(fs.realpathSync(onPath)), `kubectl.${m[1]}.${m[2]}`);
-    if (fs.existsSync(real)) return real;
-  }
-  return onPath;
-}
+export const KUBECTL = process.env.E2E_KUBECTL ?? buildEnv().WAITER_KUBECTL;
 
 const tempDirs: string[] = [];
 /** A fresh folder under the system's temp folder, removed by `cleanUp()`. */
@@ -139,6 +125,7 @@ export function killAll(): void {
 /** Kills what is still running, and removes the temp folders (tokens, waiter HOMEs). Call it in afterAll. */
 export function cleanUp(): void {
   killAll();
+  for (const w of [...watches]) w.close();
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
   binDir = undefined;
 }
@@ -264,9 +251,27 @@ export function namespaceName(base: string): string {
   return `${base}-${RUN_ID}`;
 }
 
-/** Creates namespaces (and waits until each has its `default` ServiceAccount and `kube-root-ca.crt`, as pods need). */
+/** On every namespace of this run, so that each test file can delete its own when it ends. */
+export const RUN_LABEL = { 'e2e.cdk8s-migrated-app/run': RUN_ID };
+
+/**
+ * Deletes this run's namespaces and waits until they are gone, so that their
+ * pods free the node's CPU for the next test file (the node has 2 cores).
+ */
+export async function deleteNamespaces(): Promise<void> {
+  await kubectl(['delete', 'namespaces', '-l', `e2e.cdk8s-migrated-app/run=${RUN_ID}`, '--wait=true'], { timeoutMs: 180_000 });
+}
+
+/** The label with which the API server's own admission enforces Pod Security "restricted" in a namespace. */
+export const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' };
+
+/**
+ * Creates namespaces that enforce Pod Security "restricted", and waits until
+ * each has its `default` ServiceAccount and `kube-root-ca.crt`, as pods need.
+ */
 export async function createNamespaces(...names: string[]): Promise<void> {
-  await kubectl(['apply', '-f', '-'], { input: toYaml(names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }))) });
+  const namespaces = names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...RESTRICTED, ...RUN_LABEL } } }));
+  await kubectl(['apply', '-f', '-'], { input: toYaml(namespaces) });
   for (const ns of names) {
     await waitFor(async () => (await kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt'], { namespace: ns, check: false })).code === 0,
       60_000, `ServiceAccount default and ConfigMap kube-root-ca.crt in namespace ${ns}`);
@@ -296,9 +301,19 @@ export function synthChart(build: (chart: Chart) => void): Manifest[] {
   return Testing.synth(chart) as Manifest[];
 }
 
-/** One MigratedApplication, synthesized. */
+/** Small requests, so that many test pods fit the 2-core node (cdk8s-plus's defaults request a whole CPU a container). */
+export const SMALL: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(10) },
+  memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) },
+};
+
+/** One MigratedApplication, synthesized; the app and the migration get SMALL resources unless `props` say otherwise. */
 export function synthApp(props: MigratedApplicationProps): Manifest[] {
-  return synthChart((chart) => new MigratedApplication(chart, props.name ?? 'app', props));
+  return synthChart((chart) => new MigratedApplication(chart, props.name ?? 'app', {
+    resources: SMALL,
+    ...props,
+    migration: { resources: SMALL, ...props.migration },
+  }));
 }
 
 /** Documents as a multi-document YAML stream, in order. */
@@ -310,20 +325,7 @@ export function jobNameOf(objects: Manifest[]): string {
   return one(objects, 'Job').metadata.name;
 }
 
-/** The wait-for init container of a workload manifest (or a pod). */
-export function waiterOf(workload: Manifest): any {
-  const spec = workload.kind === 'Pod' ? workload.spec : workload.spec.template.spec;
-  const waiters = (spec.initContainers ?? []).filter((c: any) => /^wait-for-/.test(c.name));
-  if (waiters.length !== 1) throw new Error(`${workload.kind}/${workload.metadata.name}: expected one wait-for init container, found ${waiters.length}`);
-  return waiters[0];
-}
-
-/** The value of an env var of a container (literal values only). */
-export function envOf(container: any, name: string): string | undefined {
-  return (container.env ?? []).find((e: any) => e.name === name)?.value;
-}
-
-// ---------------------------------------------------------------- a stand-in kubelet
+// ---------------------------------------------------------------- pods
 
 /** The pods of a Job, once the Job controller has made at least one. */
 export async function jobPods(namespace: string, job: string, timeoutMs = 60_000): Promise<any[]> {
@@ -331,76 +333,6 @@ export async function jobPods(namespace: string, job: string, timeoutMs = 60_000
     const list = await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${job}`], { namespace });
     return list.items.length > 0 ? list.items : undefined;
   }, timeoutMs, `a pod of Job ${namespace}/${job}`);
-}
-
-function rfc3339(t = Date.now()): string {
-  return new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-function terminated(name: string, exitCode: number): any {
-  const t = rfc3339();
-  return {
-    name,
-    image: 'x',
-    imageID: '',
-    ready: false,
-    restartCount: 0,
-    started: false,
-    state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: t, finishedAt: t } },
-  };
-}
-
-async function patchStatus(namespace: string, pod: string, status: object): Promise<void> {
-  await kubectl(['patch', 'pod', pod, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })], { namespace });
-}
-
-/** What a kubelet reports when every container of the pod exited with `exitCode` (Succeeded for 0, Failed otherwise). */
-export async function markPodFinished(namespace: string, pod: any, exitCode: number): Promise<void> {
-  await patchStatus(namespace, pod.metadata.name, {
-    phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-    containerStatuses: pod.spec.containers.map((c: any) => terminated(c.name, exitCode)),
-  });
-}
-
-/** Marks the (first) pod of a Job Succeeded or Failed, once the Job controller has made it. Returns the pod. */
-export async function finishJobPod(namespace: string, job: string, exitCode: number): Promise<any> {
-  const [pod] = await jobPods(namespace, job);
-  await markPodFinished(namespace, pod, exitCode);
-  return pod;
-}
-
-/** What a kubelet reports once the init containers succeeded and every container runs and is ready. */
-export async function markPodReady(namespace: string, pod: any): Promise<void> {
-  const t = rfc3339();
-  const trueCondition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: t });
-  await patchStatus(namespace, pod.metadata.name, {
-    phase: 'Running',
-    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map(trueCondition),
-    initContainerStatuses: (pod.spec.initContainers ?? []).map((c: any) => ({ ...terminated(c.name, 0), ready: true })),
-    containerStatuses: pod.spec.containers.map((c: any) => ({
-      name: c.name, image: c.image, imageID: '', ready: true, restartCount: 0, started: true, state: { running: { startedAt: t } },
-    })),
-  });
-}
-
-/** What a kubelet reports when an init container failed (`Init:Error`). */
-export async function markInitFailed(namespace: string, pod: any, initContainer: string, exitCode: number, message: string): Promise<void> {
-  const t = rfc3339();
-  await patchStatus(namespace, pod.metadata.name, {
-    phase: 'Pending',
-    conditions: [
-      { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: t },
-      { type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized', lastProbeTime: null, lastTransitionTime: t },
-      { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', lastProbeTime: null, lastTransitionTime: t },
-      { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastProbeTime: null, lastTransitionTime: t },
-    ],
-    initContainerStatuses: (pod.spec.initContainers ?? []).map((c: any) => c.name === initContainer
-      ? { name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false, state: { terminated: { exitCode, reason: 'Error', message, startedAt: t, finishedAt: t } } }
-      : { ...terminated(c.name, 0), ready: true }),
-    containerStatuses: pod.spec.containers.map((c: any) => ({
-      name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false, state: { waiting: { reason: 'PodInitializing' } },
-    })),
-  });
 }
 
 export function isReady(pod: any): boolean {
@@ -438,24 +370,62 @@ export function lastLine(text: string): string {
   return text.trim().split('\n').pop() ?? '';
 }
 
+/** The waiter's init containers of a workload manifest (or a pod), in order. */
+export function waitersOf(workload: Manifest): any[] {
+  const spec = workload.kind === 'Pod' ? workload.spec : workload.spec.template.spec;
+  const waiters = (spec.initContainers ?? []).filter((c: any) => WAITER.test(c.name));
+  if (waiters.length !== 2) throw new Error(`${workload.kind}/${workload.metadata.name}: expected two waiter init containers, found ${waiters.length}`);
+  return waiters;
+}
+
+/** How a run of the waiter ended: which container ended it, and how. */
+export interface WaiterResult extends RunResult {
+  /** The name of the last container that ran. */
+  readonly container: string;
+}
+
+/** The waiter, running here as the kubelet runs it in a pod. */
+export interface WaiterRun {
+  readonly startedAt: number;
+  readonly exited: Promise<WaiterResult>;
+  running(): boolean;
+  /** The container running now. */
+  current(): string;
+}
+
 /**
- * Runs the workload's wait-for init container as rendered: its `command`
- * and literal `env`, with KUBECONFIG (a service-account token) instead of the
- * in-cluster credentials, KUBECTL first on PATH, and a fresh folder for HOME
- * (in the pod, HOME=/tmp is an emptyDir).
+ * Runs the workload's waiter init containers as rendered, in order, each
+ * until it exits, stopping at the first that fails, as the kubelet does: the
+ * image's entrypoint (KUBECTL, the same version) with the container's `args`
+ * and literal `env`, KUBECONFIG holding a service-account token instead of the
+ * in-cluster credentials, and a fresh HOME shared by both (an emptyDir in the pod).
  */
-export function startWaiter(workload: Manifest, kubeconfig: string, timeoutMs = 120_000): Proc {
-  const init = waiterOf(workload);
-  const env: NodeJS.ProcessEnv = {};
-  for (const e of init.env ?? []) {
-    if (e.value === undefined) throw new Error(`init container ${init.name}: env ${e.name} is not a literal value`);
-    env[e.name] = e.value;
-  }
-  env.HOME = tempDir('waiter-home');
-  env.KUBECONFIG = kubeconfig;
-  env.PATH = `${kubectlBinDir()}:${process.env.PATH}`;
-  const [command, ...args] = init.command;
-  return start(command, args, { env, timeoutMs });
+export function startWaiter(workload: Manifest, kubeconfig: string, timeoutMs = 180_000): WaiterRun {
+  const home = tempDir('waiter-home');
+  const startedAt = now();
+  let proc: Proc | undefined;
+  let current = '';
+  let done = false;
+  const run = async (): Promise<WaiterResult> => {
+    let result: WaiterResult | undefined;
+    for (const c of waitersOf(workload)) {
+      if (c.command) throw new Error(`init container ${c.name} has a command; the kubectl image's entrypoint must be kept`);
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+      for (const e of c.env ?? []) {
+        if (e.value === undefined) throw new Error(`init container ${c.name}: env ${e.name} is not a literal value`);
+        env[e.name] = e.value;
+      }
+      env.HOME = home;
+      env.KUBECONFIG = kubeconfig;
+      current = c.name;
+      proc = start(KUBECTL, c.args, { env, timeoutMs });
+      result = { ...await proc.exited, container: c.name };
+      if (result.code !== 0) break;
+    }
+    done = true;
+    return { ...result!, ms: result!.endedAt - startedAt };
+  };
+  return { startedAt, exited: run(), running: () => !done, current: () => current };
 }
 
 // ---------------------------------------------------------------- an admin watch
@@ -463,23 +433,35 @@ export function startWaiter(workload: Manifest, kubeconfig: string, timeoutMs = 
 export interface WatchEvent { readonly type: string; readonly at: number; readonly object: any }
 
 /**
- * An admin watch on one Job, in this process: records when each condition
- * first shows status True, to the sub-millisecond, on the clock of `now()`.
+ * An admin watch, in this process, on the objects of one resource in a
+ * namespace (`jobs`, `pods`...) that match a field or label selector: records
+ * every event, and when each condition first shows status True, to the
+ * sub-millisecond, on the clock of `now()`.
  */
-export class JobWatch {
+export class ApiWatch {
+  /** A watch on the one Job named `job`. */
+  public static job(namespace: string, job: string): Promise<ApiWatch> {
+    return ApiWatch.open(namespace, 'apis/batch/v1', 'jobs', { fieldSelector: `metadata.name=${job}` });
+  }
+
+  /** A watch on the pods that match `labelSelector`. */
+  public static pods(namespace: string, labelSelector: string): Promise<ApiWatch> {
+    return ApiWatch.open(namespace, 'api/v1', 'pods', { labelSelector });
+  }
+
   /** Opens the watch; resolves once the API server has answered (the watch is established). */
-  public static open(namespace: string, job: string): Promise<JobWatch> {
+  public static open(namespace: string, group: string, resource: string, params: { [key: string]: string }): Promise<ApiWatch> {
     return new Promise((resolve, reject) => {
       const c = cluster();
       const pki = path.join(c.E2E_CLUSTER_DIR, 'pki');
-      const url = new URL(`${c.E2E_APISERVER}/apis/batch/v1/namespaces/${namespace}/jobs`);
+      const url = new URL(`${c.E2E_APISERVER}/${group}/namespaces/${namespace}/${resource}`);
       url.searchParams.set('watch', 'true');
-      url.searchParams.set('fieldSelector', `metadata.name=${job}`);
-      const w = new JobWatch(job);
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      const w = new ApiWatch(`${resource} ${JSON.stringify(params)} in ${namespace}`);
       // Bounded: the API server must answer within 30 s (the watch itself may then stay idle for long).
       const timer = setTimeout(() => {
         req.destroy();
-        reject(new Error(`watch ${namespace}/${job}: no answer from the API server within 30s`));
+        reject(new Error(`watch ${w.what}: no answer from the API server within 30s`));
       }, 30_000);
       const req = https.request(url, {
         method: 'GET',
@@ -489,7 +471,7 @@ export class JobWatch {
       }, (res) => {
         clearTimeout(timer);
         if (res.statusCode !== 200) {
-          reject(new Error(`watch ${namespace}/${job}: HTTP ${res.statusCode}`));
+          reject(new Error(`watch ${w.what}: HTTP ${res.statusCode}`));
           res.resume();
           return;
         }
@@ -504,18 +486,19 @@ export class JobWatch {
       });
       req.end();
       w.req = req;
+      watches.add(w);
     });
   }
 
   public readonly events: WatchEvent[] = [];
-  /** Epoch ms at which each condition type was first seen True. */
+  /** Epoch ms at which each condition type was first seen True (on any of the objects). */
   public readonly firstTrue: { [type: string]: number } = {};
   public ended = false;
   private closed = false;
   private buffer = '';
   private req?: ReturnType<typeof https.request>;
 
-  private constructor(public readonly job: string) {}
+  private constructor(public readonly what: string) {}
 
   private feed(chunk: string): void {
     const at = now();
@@ -535,14 +518,31 @@ export class JobWatch {
 
   /** Waits until condition `type` has shown True; returns when it was first seen. */
   public async until(type: string, timeoutMs: number): Promise<number> {
-    return waitFor(() => this.firstTrue[type], timeoutMs, `condition ${type}=True on Job ${this.job}`, 20);
+    return waitFor(() => this.firstTrue[type], timeoutMs, `condition ${type}=True on ${this.what}`, 20);
+  }
+
+  /** When each object (by name) was first seen, and when it was deleted. */
+  public lifetimes(): Map<string, { added: number; deleted?: number; object: any }> {
+    const seen = new Map<string, { added: number; deleted?: number; object: any }>();
+    for (const e of this.events) {
+      const name = e.object?.metadata?.name;
+      if (!name) continue;
+      const entry = seen.get(name) ?? { added: e.at, object: e.object };
+      if (e.type === 'DELETED') entry.deleted = e.at;
+      entry.object = e.object;
+      seen.set(name, entry);
+    }
+    return seen;
   }
 
   public close(): void {
     this.closed = true;
+    watches.delete(this);
     this.req?.destroy();
   }
 }
+
+const watches = new Set<ApiWatch>();
 
 // ---------------------------------------------------------------- the audit log
 

@@ -1,14 +1,16 @@
 /*
- * 2. RBAC through the real authorizer: the app's ServiceAccount may get, list
- *    and watch its own migration Job and nothing else, and the pods get the
- *    tokens they should (the Job's pod none; the app's pod only in the waiter).
+ * RBAC through the real authorizer: the app's ServiceAccount may get, list
+ * and watch its own release's migration Job and nothing else, also after the
+ * next release is applied; and the pods, really running on the node, get the
+ * tokens they should (the Job's pod none; the app's pod only in the waiter).
  */
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  cleanUp, createNamespaces, getJson, inPool, jobPods, kubectl, Manifest, namespaceName, now, synthChart, timing, tokenKubeconfig, toYaml, waitFor,
+  cleanUp, deleteNamespaces, condition, createNamespaces, getJson, inPool, isReady, jobPods, kubectl, Manifest, namespaceName, now, SMALL, synthApp, synthChart, timing,
+  tokenKubeconfig, toYaml, waitFor,
 } from './kube';
-import { DatabaseMigration, MigratedApplication } from '../../src';
+import { DatabaseMigration, MigratedApplication, Restricted } from '../../src';
 
 const NS = namespaceName('rbac');
 const SA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -18,9 +20,9 @@ let other: string;
 
 beforeAll(async () => {
   objects = synthChart((chart) => {
-    new MigratedApplication(chart, 'billing', { name: 'billing', image: 'example/billing:1.0.0' });
+    new MigratedApplication(chart, 'billing', { name: 'billing', image: 'e2e.local/app:1.0.0', resources: SMALL, migration: { image: 'e2e.local/migrate:1.0.0', resources: SMALL } });
     // A second application in the same namespace, whose Job ours must not read.
-    new MigratedApplication(chart, 'ledger', { name: 'ledger', image: 'example/ledger:1.0.0' });
+    new MigratedApplication(chart, 'ledger', { name: 'ledger', image: 'e2e.local/app:1.0.0', resources: SMALL, migration: { image: 'e2e.local/migrate:1.0.0', resources: SMALL } });
   });
   const jobs = objects.filter((o) => o.kind === 'Job').map((j) => j.metadata.name);
   own = jobs.find((j) => j.startsWith('billing-'))!;
@@ -28,7 +30,10 @@ beforeAll(async () => {
   await createNamespaces(NS);
   await kubectl(['apply', '-f', '-'], { namespace: NS, input: toYaml(objects) });
 });
-afterAll(() => cleanUp());
+afterAll(async () => {
+  cleanUp();
+  await deleteNamespaces();
+});
 
 const AS = [`--as=system:serviceaccount:${NS}:billing`, '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${NS}`, '--as-group=system:authenticated'];
 
@@ -87,7 +92,7 @@ test('with a real token, the same: its Job by name or field selector, nothing el
   }
 });
 
-test('the migration Job\'s pod gets no token; the app\'s pods mount one only in the wait-for init container', async () => {
+test('the migration Job\'s pod gets no token; the app\'s pods mount one only in the waiter, as the kubelet reports it', async () => {
   const [jobPod] = await jobPods(NS, own);
   expect(jobPod.spec.automountServiceAccountToken).toBe(false);
   const tokenVolumes = (spec: any) => (spec.volumes ?? [])
@@ -99,31 +104,42 @@ test('the migration Job\'s pod gets no token; the app\'s pods mount one only in 
     expect({ container: c.name, mounts }).toEqual({ container: c.name, mounts: [] });
   }
 
-  // The Deployment's pods, as the ReplicaSet controller and the ServiceAccount admission plugin made them.
+  // The Deployment's pods, as the ReplicaSet controller and the ServiceAccount admission plugin made
+  // them, once running: their status carries the kubelet's own view of each container's mounts.
   const pods = await waitFor(async () => {
     const list = await getJson(['pods', '-l', 'app.kubernetes.io/instance=billing,app.kubernetes.io/component=app'], { namespace: NS });
-    return list.items.length === 2 ? list.items : undefined;
-  }, 60_000, 'the 2 pods of Deployment billing');
+    return list.items.length === 2 && list.items.every(isReady) ? list.items : undefined;
+  }, 180_000, 'the 2 pods of Deployment billing, ready');
   for (const pod of pods) {
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     expect(pod.spec.serviceAccountName).toBe('billing');
     const volumes = tokenVolumes(pod.spec);
     expect(volumes).toEqual(['wait-for-billing-token']); // no kube-api-access-* added by admission
-    const mounting = [...pod.spec.initContainers, ...pod.spec.containers]
+    const mounting = (statuses: any[]) => statuses
       .filter((c: any) => (c.volumeMounts ?? []).some((m: any) => volumes.includes(m.name) || m.mountPath.startsWith(SA_PATH)))
       .map((c: any) => c.name);
-    expect(mounting).toEqual(['wait-for-billing']);
+    expect(mounting([...pod.spec.initContainers, ...pod.spec.containers])).toEqual(['wait-for-billing-job-created', 'wait-for-billing-job-complete']);
+    // The kubelet reports each container's mounts in its status; and the waiters, running as UID 65532,
+    // read the token: they exited 0 after a list and watch that need it.
+    const statuses = [...pod.status.initContainerStatuses, ...pod.status.containerStatuses];
+    expect(statuses.every((c: any) => Array.isArray(c.volumeMounts))).toBe(true);
+    expect(mounting(statuses)).toEqual(['wait-for-billing-job-created', 'wait-for-billing-job-complete']);
+    expect(pod.status.initContainerStatuses.map((c: any) => [c.name, c.state.terminated?.exitCode])).toEqual([
+      ['wait-for-billing-job-created', 0], ['wait-for-billing-job-complete', 0],
+    ]);
   }
 });
 
 test('DatabaseMigration.gate(): the ServiceAccount of each gated workload may read the one Job, and only that', async () => {
   const ns = namespaceName('rbac-gate');
   const gated = synthChart((chart) => {
-    const migration = new DatabaseMigration(chart, 'migration', { name: 'orders', image: 'example/orders:1.0.0' });
+    const migration = new DatabaseMigration(chart, 'migration', { name: 'orders', image: 'e2e.local/migrate:1.0.0', resources: SMALL });
     for (const name of ['orders-api', 'orders-worker']) {
-      migration.gate(new kplus.Deployment(chart, name, {
-        metadata: { name }, progressDeadline: Duration.minutes(15), containers: [{ image: 'example/orders:1.0.0' }],
-      }));
+      const workload = new kplus.Deployment(chart, name, {
+        metadata: { name }, progressDeadline: Duration.minutes(15), containers: [{ image: 'e2e.local/app:1.0.0', portNumber: 8080, resources: SMALL }],
+      });
+      Restricted.applyTo(workload);
+      migration.gate(workload);
     }
   });
   const job = gated.find((o) => o.kind === 'Job')!.metadata.name;
@@ -137,4 +153,26 @@ test('DatabaseMigration.gate(): the ServiceAccount of each gated workload may re
     expect({ sa, answers: [await ask('get', `jobs.batch/${job}`), await ask('watch', `jobs.batch/${job}`), await ask('list', 'jobs.batch'), await ask('get', 'secrets')] })
       .toEqual({ sa, answers: ['yes', 'yes', 'no', 'no'] });
   }
+});
+
+test('a release\'s ServiceAccount token can still read that release\'s Job after the next release is applied and its migration failed', async () => {
+  const ns = namespaceName('rbac-releases');
+  const releaseOf = (version: string, args: string[]) => synthApp({
+    name: 'shop', image: `e2e.local/app:${version}`, migration: { image: `e2e.local/migrate:${version}`, args },
+  });
+  const first = releaseOf('1.0.0', []);
+  const second = releaseOf('1.1.0', ['--fail=constraint violated']);
+  const [jobN, jobN1] = [first, second].map((r) => r.find((o) => o.kind === 'Job')!.metadata.name);
+  expect(jobN).not.toBe(jobN1);
+  await createNamespaces(ns);
+  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(first.filter((o) => o.kind !== 'Deployment')) });
+  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(second.filter((o) => o.kind !== 'Deployment')) });
+  await waitFor(async () => condition(await getJson(['job', jobN1], { namespace: ns }), 'Failed')?.status === 'True', 120_000, `Job ${jobN1} to fail`);
+  const kubeconfig = await tokenKubeconfig(ns, 'shop');
+  for (const job of [jobN, jobN1]) {
+    const r = await kubectl(['get', 'job', job, '-o', 'name'], { kubeconfig, check: false });
+    expect({ job, code: r.code, out: r.stdout.trim() }).toEqual({ job, code: 0, out: `job.batch/${job}` });
+  }
+  const roles = (await getJson(['roles'], { namespace: ns })).items.map((r: any) => r.rules[0].resourceNames[0]).sort();
+  expect(roles).toEqual([jobN, jobN1].sort());
 });

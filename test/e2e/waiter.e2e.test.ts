@@ -1,187 +1,218 @@
 /*
- * 3. The wait-for init container exactly as rendered (its command and env
- *    from the synthesized Deployment), run here with a real token of the app's
- *    ServiceAccount against the real API server, in each situation it must
- *    handle; and pipeline/wait-for-release.sh against the same server.
+ * The waiter, exactly as rendered: its two init containers' args, run in
+ * order by the kubectl of the default waiter image's version, with a real
+ * token of the app's ServiceAccount, against the real API server, while the
+ * Job's pods really run on the node. One namespace per case; the cases run
+ * concurrently, since most of their time is spent waiting.
+ *
+ * kubectl's output in each case is asserted exactly: the README's
+ * troubleshooting section quotes it.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Duration } from 'cdk8s';
 import {
-  cleanUp, cluster, condition, createNamespaces, finishJobPod, getJson, jobNameOf, jobPods, JobWatch, killAll, kubectl, kubectlBinDir, lastLine,
-  Manifest, markPodReady, namespaceName, now, one, Proc, ROOT, sleep, start, startWaiter, synthApp, tempDir, timing, tokenKubeconfig, toYaml,
-  waiterOf, waitFor,
+  cleanUp, deleteNamespaces, condition, createNamespaces, getJson, jobNameOf, jobPods, ApiWatch, kubectl, Manifest, namespaceName, now, one, sleep, startWaiter,
+  synthApp, timing, tokenKubeconfig, toYaml, waitFor, WaiterRun,
 } from './kube';
+import { DatabaseMigration } from '../../src';
+import { ApplicationMigrationOptions } from '../../src/application';
 
 const NOT_FOUND_SECONDS = 5;
-const objects = synthApp({
-  name: 'shop',
-  image: 'example/shop:1.0.0',
-  migration: { image: 'example/shop-migrate:1.0.0', waiter: { notFoundTimeout: Duration.seconds(NOT_FOUND_SECONDS) } },
-});
-const deployment = one(objects, 'Deployment');
-const job = jobNameOf(objects);
-const without = (...kinds: string[]) => objects.filter((o) => !kinds.includes(o.kind));
+const MARGIN_SECONDS = 60;
 
-let nsCount = 0;
-/** A fresh namespace with the release's ServiceAccount and RBAC (and whatever else is given); returns it and a token kubeconfig. */
-async function setUp(extra: Manifest[] = []): Promise<{ ns: string; kubeconfig: string }> {
-  const ns = namespaceName(`waiter-${++nsCount}`);
+/** A release whose migration runs the test image's `migrate` with `args`. */
+function release(migration: ApplicationMigrationOptions = {}): Manifest[] {
+  return synthApp({
+    name: 'shop',
+    image: 'e2e.local/app:1.0.0',
+    migration: {
+      image: 'e2e.local/migrate:1.0.0',
+      ...migration,
+      waiter: { notFoundTimeout: Duration.seconds(NOT_FOUND_SECONDS), ...migration.waiter },
+    },
+  });
+}
+
+const without = (objects: Manifest[], ...kinds: string[]) => objects.filter((o) => !kinds.includes(o.kind));
+
+let cases = 0;
+/** A fresh namespace with the release's ServiceAccount and RBAC, and the Job unless told otherwise; and a kubeconfig with the app's token. */
+async function setUp(objects: Manifest[], options: { job?: boolean; rbac?: boolean } = {}) {
+  const ns = namespaceName(`waiter-${++cases}`);
   await createNamespaces(ns);
-  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml([...without('Job', 'Deployment'), ...extra]) });
-  return { ns, kubeconfig: await tokenKubeconfig(ns, deployment.metadata.name) };
+  const skip = ['Deployment', ...options.job === false ? ['Job'] : [], ...options.rbac === false ? ['Role', 'RoleBinding'] : []];
+  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(without(objects, ...skip)) });
+  return { ns, job: jobNameOf(objects), deployment: one(objects, 'Deployment'), kubeconfig: await tokenKubeconfig(ns, 'shop') };
 }
 
-const watches: JobWatch[] = [];
-async function watch(ns: string): Promise<JobWatch> {
-  const w = await JobWatch.open(ns, job);
-  watches.push(w);
-  return w;
+const watch = (ns: string, job: string) => ApiWatch.job(ns, job);
+afterAll(async () => {
+  cleanUp();
+  await deleteNamespaces();
+});
+
+/** Asserts the waiter is still waiting, in its second container, `ms` from now. */
+async function stillWaiting(waiter: WaiterRun, ms: number): Promise<void> {
+  await sleep(ms);
+  expect({ running: waiter.running(), in: waiter.current() }).toEqual({ running: true, in: 'wait-for-shop-job-complete' });
 }
 
-afterEach(() => {
-  watches.splice(0).forEach((w) => w.close());
-  killAll();
-});
-afterAll(() => cleanUp());
+const FAILING = 'error: given jsonpath expression matches more than one value';
 
-test('the rendered init container runs the script with bash and names this release\'s Job', () => {
-  const init = waiterOf(deployment);
-  expect(init.command[0]).toBe('/bin/bash');
-  expect(init.command[1]).toBe('-c');
-  expect(init.env).toContainEqual({ name: 'MIGRATION_JOB', value: job });
-  expect(init.env).toContainEqual({ name: 'MIGRATION_JOB_WAIT_SECONDS', value: String(NOT_FOUND_SECONDS) });
+test('renders no shell: kubectl args only, in the image of the version under test', () => {
+  const { deployment } = { deployment: one(release(), 'Deployment') };
+  const inits = deployment.spec.template.spec.initContainers;
+  expect(inits.map((c: any) => [c.name, c.image, c.command])).toEqual([
+    ['wait-for-shop-job-created', DatabaseMigration.DEFAULT_WAITER_IMAGE, undefined],
+    ['wait-for-shop-job-complete', DatabaseMigration.DEFAULT_WAITER_IMAGE, undefined],
+  ]);
 });
 
-test('keeps waiting while the Job runs, and exits 0 once it is Complete', async () => {
-  const { ns, kubeconfig } = await setUp([one(objects, 'Job')]);
-  const w = await watch(ns);
+test.concurrent('success: keeps waiting while the Job runs, and exits 0 once it is Complete, not before', async () => {
+  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--sleep=6s'] }));
+  const w = await watch(ns, job);
   const waiter = startWaiter(deployment, kubeconfig);
-  await sleep(4000);
-  expect({ running: waiter.running(), stderr: waiter.stderr() }).toEqual({ running: true, stderr: '' });
-  expect(waiter.stdout()).toContain(`waiting for Job ${job} to complete`);
-
-  await finishJobPod(ns, job, 0);
-  const completeAt = await w.until('Complete', 60_000);
+  await stillWaiting(waiter, 3000);
+  const completeAt = await w.until('Complete', 90_000);
   const r = await waiter.exited;
-  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-  expect(lastLine(r.stdout)).toBe(`wait-for-migration: Job ${job} is complete`);
-  // It did not leave before the Job was Complete (the admin watch saw it at most a few ms after the waiter's own watch).
-  expect(r.endedAt).toBeGreaterThan(completeAt - 250);
-  timing('waiter: Job Complete seen by an admin watch -> waiter exited 0', r.endedAt - completeAt);
+  expect({ container: r.container, code: r.code, stdout: r.stdout.trim(), stderr: r.stderr }).toEqual({
+    container: 'wait-for-shop-job-complete', code: 0, stdout: `job.batch/${job} condition met`, stderr: '',
+  });
+  expect(r.endedAt).toBeGreaterThan(completeAt - 250); // the admin watch may see it a few ms after the waiter's own
+  timing('waiter: Job Complete (admin watch) -> waiter exited 0', r.endedAt - completeAt);
 });
 
-test('exits non-zero with the Job\'s reason once the Job has Failed', async () => {
-  const { ns, kubeconfig } = await setUp([one(objects, 'Job')]);
-  const w = await watch(ns);
+test.concurrent('failure with backoffLimit 0: exits 1 within seconds of FailureTarget', async () => {
+  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--sleep=3s', '--fail=constraint violated'] }));
+  const w = await watch(ns, job);
   const waiter = startWaiter(deployment, kubeconfig);
-  await jobPods(ns, job);
-  await sleep(1000);
+  await stillWaiting(waiter, 1500);
+  const targetAt = await w.until('FailureTarget', 90_000);
+  const r = await waiter.exited;
+  expect({ container: r.container, code: r.code, stdout: r.stdout, stderr: r.stderr.trim() }).toEqual({
+    container: 'wait-for-shop-job-complete', code: 1, stdout: '', stderr: FAILING,
+  });
+  expect(condition(await getJson(['job', job], { namespace: ns }), 'FailureTarget').reason).toBe('BackoffLimitExceeded');
+  expect(await jobPods(ns, job)).toHaveLength(1); // not retried
+  timing('waiter: Job FailureTarget (admin watch) -> waiter exited 1', r.endedAt - targetAt);
+});
+
+test.concurrent('failure with backoffLimit 1: waits through the first failed pod, exits 1 once the retry fails too', async () => {
+  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--fail=constraint violated'], backoffLimit: 1 }));
+  const w = await watch(ns, job);
+  const waiter = startWaiter(deployment, kubeconfig);
+  await waitFor(async () => (await getJson(['job', job], { namespace: ns })).status?.failed >= 1, 90_000, 'the first pod to fail');
   expect(waiter.running()).toBe(true);
-  await finishJobPod(ns, job, 1);
-  const failedAt = await w.until('Failed', 60_000);
+  const targetAt = await w.until('FailureTarget', 120_000);
   const r = await waiter.exited;
-  expect(r.code).toBe(1);
-  expect(lastLine(r.stderr)).toMatch(new RegExp(`^wait-for-migration: Job ${job} failed: BackoffLimitExceeded: .+\\. Next: kubectl logs job/${job}$`));
-  const failed = condition(await getJson(['job', job], { namespace: ns }), 'Failed');
-  expect(failed.reason).toBe('BackoffLimitExceeded');
-  timing('waiter: Job Failed seen by an admin watch -> waiter exited 1', r.endedAt - failedAt);
+  expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 1, stderr: FAILING });
+  expect(r.endedAt).toBeGreaterThan(targetAt - 250);
+  expect((await getJson(['job', job], { namespace: ns })).status.failed).toBe(2);
 });
 
-test('gives up after waiter.notFoundTimeout when the Job does not exist', async () => {
-  const { kubeconfig } = await setUp();
+test.concurrent('deadline exceeded: exits 1 at FailureTarget, before the killed pod has terminated and the Job is Failed', async () => {
+  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--sleep=300s'], activeDeadline: Duration.seconds(8) }));
+  const w = await watch(ns, job);
   const waiter = startWaiter(deployment, kubeconfig);
+  const targetAt = await w.until('FailureTarget', 90_000);
   const r = await waiter.exited;
-  expect(r.code).toBe(1);
-  expect(lastLine(r.stderr)).toMatch(new RegExp(`^wait-for-migration: Job ${job} not found after ${NOT_FOUND_SECONDS}s\\.`));
-  expect(r.ms).toBeGreaterThanOrEqual(NOT_FOUND_SECONDS * 1000); // it did not give up before its bound
-  timing(`waiter: no Job, notFoundTimeout ${NOT_FOUND_SECONDS}s -> waiter exited 1 after`, r.ms);
+  expect({ code: r.code, stderr: r.stderr.trim() }).toEqual({ code: 1, stderr: FAILING });
+  expect(condition(await getJson(['job', job], { namespace: ns }), 'FailureTarget').reason).toBe('DeadlineExceeded');
+  const failedAt = await w.until('Failed', 90_000);
+  expect(r.endedAt).toBeLessThan(failedAt + 250);
+  timing('waiter: Job FailureTarget (DeadlineExceeded) -> waiter exited 1', r.endedAt - targetAt);
+  timing('Job controller: FailureTarget -> Failed (the killed pod terminating)', failedAt - targetAt);
 });
 
-test('proceeds once a Job created late completes, even past the not-found bound', async () => {
-  const { ns, kubeconfig } = await setUp();
-  const w = await watch(ns);
+test.concurrent('suspended (as Kueue does), then resumed: keeps waiting, then exits 0', async () => {
+  const objects = release({ args: ['--sleep=1s'] });
+  const { ns, job, deployment, kubeconfig } = await setUp(objects, { job: false });
+  const suspended = { ...one(objects, 'Job'), spec: { ...one(objects, 'Job').spec, suspend: true } };
+  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml([suspended]) });
+  const w = await watch(ns, job);
+  const waiter = startWaiter(deployment, kubeconfig);
+  await w.until('Suspended', 60_000);
+  await stillWaiting(waiter, 4000);
+  await kubectl(['patch', 'job', job, '--type=merge', '-p', '{"spec":{"suspend":false}}'], { namespace: ns });
+  await w.until('Complete', 90_000);
+  const r = await waiter.exited;
+  expect({ code: r.code, stdout: r.stdout.trim() }).toEqual({ code: 0, stdout: `job.batch/${job} condition met` });
+});
+
+test.concurrent('not found: the first container exits 1 after notFoundTimeout, and the second never runs', async () => {
+  const { deployment, kubeconfig } = await setUp(release(), { job: false });
+  const r = await startWaiter(deployment, kubeconfig).exited;
+  expect({ container: r.container, code: r.code, stdout: r.stdout, stderr: r.stderr.trim() }).toEqual({
+    container: 'wait-for-shop-job-created', code: 1, stdout: '', stderr: 'error: timed out waiting for the condition',
+  });
+  expect(r.ms).toBeGreaterThanOrEqual(NOT_FOUND_SECONDS * 1000);
+  timing(`waiter: no Job, notFoundTimeout ${NOT_FOUND_SECONDS}s -> exited 1 after`, r.ms);
+});
+
+test.concurrent('created late: waits for the Job to appear, then for it to complete, past the not-found bound', async () => {
+  const objects = release({ args: ['--sleep=8s'] });
+  const { ns, job, deployment, kubeconfig } = await setUp(objects, { job: false });
   const waiter = startWaiter(deployment, kubeconfig);
   await sleep(2000);
-  expect(waiter.running()).toBe(true);
+  expect(waiter.current()).toBe('wait-for-shop-job-created');
   await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml([one(objects, 'Job')]) });
-  await jobPods(ns, job);
-  // Let the not-found bound pass: once the Job has been seen, it no longer applies.
-  await sleep(Math.max(0, waiter.startedAt + NOT_FOUND_SECONDS * 1000 + 1500 - now()));
-  expect({ running: waiter.running(), stderr: waiter.stderr() }).toEqual({ running: true, stderr: '' });
-  await finishJobPod(ns, job, 0);
-  const completeAt = await w.until('Complete', 60_000);
+  const w = await watch(ns, job);
+  await stillWaiting(waiter, NOT_FOUND_SECONDS * 1000);
+  await w.until('Complete', 90_000);
   const r = await waiter.exited;
-  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  expect({ code: r.code, stdout: r.stdout.trim() }).toEqual({ code: 0, stdout: `job.batch/${job} condition met` });
   expect(r.ms).toBeGreaterThan(NOT_FOUND_SECONDS * 1000);
-  timing('waiter: late Job Complete seen by an admin watch -> waiter exited 0', r.endedAt - completeAt);
 });
 
-test('exits non-zero when the Job is deleted mid-wait', async () => {
-  const { ns, kubeconfig } = await setUp([one(objects, 'Job')]);
+test.concurrent.each([
+  ['complete', [], 'Complete', 0],
+  ['failed', ['--fail=constraint violated'], 'Failed', 1],
+] as const)('already %s before the pod starts: resolves at once', async (_state, args, conditionType, code) => {
+  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: [...args] }));
+  const w = await watch(ns, job);
+  await w.until(conditionType, 90_000);
+  const r = await startWaiter(deployment, kubeconfig).exited;
+  expect({ container: r.container, code: r.code }).toEqual({ container: 'wait-for-shop-job-complete', code });
+  expect(code === 0 ? r.stdout.trim() : r.stderr.trim()).toBe(code === 0 ? `job.batch/${job} condition met` : FAILING);
+  timing(`waiter: Job already ${conditionType} -> both containers done in`, r.ms);
+});
+
+test.concurrent('deleted mid-wait, then applied again (a retry): keeps waiting, and follows the new Job', async () => {
+  const objects = release({ args: ['--sleep=300s'] });
+  const { ns, job, deployment, kubeconfig } = await setUp(objects);
   const waiter = startWaiter(deployment, kubeconfig);
   await jobPods(ns, job);
-  await sleep(3000);
-  expect(waiter.running()).toBe(true);
-  const deletedAt = now();
-  await kubectl(['delete', 'job', job, '--wait=false'], { namespace: ns });
+  await kubectl(['delete', 'job', job, '--wait=true', '--cascade=foreground'], { namespace: ns, timeoutMs: 120_000 });
+  await stillWaiting(waiter, 2000);
+  const retry = { ...one(objects, 'Job'), spec: { ...one(objects, 'Job').spec, template: { ...one(objects, 'Job').spec.template } } };
+  retry.spec.template.spec = { ...retry.spec.template.spec, containers: [{ ...retry.spec.template.spec.containers[0], args: ['--sleep=1s'] }] };
+  await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml([retry]) });
   const r = await waiter.exited;
-  expect(r.code).toBe(1);
-  expect(lastLine(r.stderr)).toBe(`wait-for-migration: Job ${job} was deleted before it completed`);
-  timing('waiter: kubectl delete job issued -> waiter exited 1', r.endedAt - deletedAt);
+  expect({ code: r.code, stdout: r.stdout.trim() }).toEqual({ code: 0, stdout: `job.batch/${job} condition met` });
 });
 
-describe('pipeline/wait-for-release.sh', () => {
-  const SCRIPT = `${ROOT}/pipeline/wait-for-release.sh`;
-  function run(ns: string, file: string): Proc {
-    return start('bash', [SCRIPT, '-n', ns, '-t', '120s', '-f', file], {
-      env: { ...process.env, KUBECONFIG: cluster().KUBECONFIG, PATH: `${kubectlBinDir()}:${process.env.PATH}` },
-      timeoutMs: 180_000,
-    });
-  }
-  async function release(): Promise<{ ns: string; file: string }> {
-    const { ns } = await setUp();
-    const file = path.join(tempDir('release'), 'release.k8s.yaml');
-    fs.writeFileSync(file, toYaml(objects));
-    await kubectl(['apply', '-f', file], { namespace: ns });
-    return { ns, file };
-  }
-
-  test('waits for the Job to complete, then for the rollout', async () => {
-    const { ns, file } = await release();
-    const w = await watch(ns);
-    const script = run(ns, file);
-    await jobPods(ns, job);
-    await sleep(1000);
-    expect(script.running()).toBe(true);
-    await finishJobPod(ns, job, 0);
-    await w.until('Complete', 60_000);
-    await waitFor(() => script.stdout().includes(`job.batch/${job} is complete`), 30_000, 'the script to see the Job complete');
-    // It is now in `kubectl rollout status`: play the kubelet for the Deployment's pods.
-    expect(script.running()).toBe(true);
-    const pods = await waitFor(async () => {
-      const list = await getJson(['pods', '-l', 'app.kubernetes.io/component=app'], { namespace: ns });
-      return list.items.length === 2 ? list.items : undefined;
-    }, 60_000, 'the Deployment\'s 2 pods');
-    for (const pod of pods) await markPodReady(ns, pod);
-    const r = await script.exited;
-    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(r.stdout).toContain(`deployment "${deployment.metadata.name}" successfully rolled out`);
+test.concurrent('deleted mid-wait, and never applied again: exits 1 at its bound, naming the Job', async () => {
+  const deadline = 5;
+  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--sleep=300s'], activeDeadline: Duration.seconds(deadline) }));
+  const waiter = startWaiter(deployment, kubeconfig);
+  await jobPods(ns, job);
+  await kubectl(['delete', 'job', job, '--wait=false'], { namespace: ns });
+  const r = await waiter.exited;
+  expect({ container: r.container, code: r.code, stderr: r.stderr.trim() }).toEqual({
+    container: 'wait-for-shop-job-complete', code: 1, stderr: `error: timed out waiting for the condition on jobs/${job}`,
   });
+  expect(r.ms).toBeGreaterThanOrEqual((deadline + NOT_FOUND_SECONDS + MARGIN_SECONDS) * 1000);
+  timing(`waiter: Job deleted, bound ${deadline}+${NOT_FOUND_SECONDS}+${MARGIN_SECONDS}s -> exited 1 after`, r.ms);
+}, 240_000);
 
-  test('fails at once, with the Job\'s reason, when the migration fails', async () => {
-    const { ns, file } = await release();
-    const w = await watch(ns);
-    const script = run(ns, file);
-    await jobPods(ns, job);
-    await sleep(1000);
-    expect(script.running()).toBe(true);
-    await finishJobPod(ns, job, 1);
-    const failedAt = await w.until('Failed', 60_000);
-    const r = await script.exited;
-    expect(r.code).toBe(1);
-    expect(lastLine(r.stderr)).toMatch(new RegExp(`^job\\.batch/${job} failed: BackoffLimitExceeded: .*Next: kubectl logs --namespace ${ns} job\\.batch/${job}$`));
-    expect(r.stdout).not.toContain('rolled out');
-    timing('wait-for-release.sh: Job Failed seen by an admin watch -> script exited 1', r.endedAt - failedAt);
+test.concurrent('forbidden (no RoleBinding): exits 1 at once with the API server\'s answer', async () => {
+  const { ns, job, deployment, kubeconfig } = await setUp(release(), { rbac: false });
+  const started = now();
+  const r = await startWaiter(deployment, kubeconfig).exited;
+  expect({ container: r.container, code: r.code, stderr: r.stderr.trim() }).toEqual({
+    container: 'wait-for-shop-job-created',
+    code: 1,
+    stderr: `Error from server (Forbidden): jobs.batch "${job}" is forbidden: User "system:serviceaccount:${ns}:shop" `
+      + `cannot get resource "jobs" in API group "batch" in the namespace "${ns}"`,
   });
+  expect(now() - started).toBeLessThan(NOT_FOUND_SECONDS * 1000);
 });
