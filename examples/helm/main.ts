@@ -30,6 +30,11 @@ new MigratedApplication(chart, 'wiki', {
   // www-data: the php images would otherwise run as root.
   securityContext: { user: 33, group: 33 },
   migration: {
+    // A migration is short and mostly waits on the database: a small request, room to burst.
+    resources: {
+      cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+      memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) },
+    },
     command: ['php', 'artisan', 'migrate', '--force'],
     securityContext: { user: 33, group: 33 },
   },

@@ -1,4 +1,4 @@
-import { App, Chart } from 'cdk8s';
+import { App, Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { MigratedApplication } from 'cdk8s-migrated-app';
 
@@ -22,11 +22,20 @@ new MigratedApplication(chart, 'shop', {
   // Placeholder: in production, keep it out of git with `existingSecret`.
   secretValues: { DB_PASSWORD: 'change-me' },
   migration: {
+    // A migration is short and mostly waits on the database: a small request, room to burst.
+    resources: {
+      cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+      memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) },
+    },
     command: ['php', 'artisan', 'migrate', '--force'],
     securityContext: { user: 33, group: 33 },
   },
   // www-data: the php images would otherwise run as root.
   securityContext: { user: 33, group: 33 },
+  resources: {
+    cpu: { request: kplus.Cpu.millis(250), limit: kplus.Cpu.units(1) },
+    memory: { request: Size.mebibytes(256), limit: Size.mebibytes(512) },
+  },
   readiness: kplus.Probe.fromHttpGet('/up', { port: 8080 }),
 });
 

@@ -31,6 +31,11 @@ new MigratedApplication(chart, 'catalog', {
   readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8000 }),
   securityContext: { user: 10001, group: 10001 },
   migration: {
+    // A migration is short and mostly waits on the database: a small request, room to burst.
+    resources: {
+      cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+      memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) },
+    },
     command: ['python', 'manage.py', 'migrate', '--noinput'],
     // A table rewrite can take a while: give it 30 minutes (the rollout's
     // progress deadline follows: 35 minutes).
