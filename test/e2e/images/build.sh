@@ -11,6 +11,9 @@
 #                plus bash & co with the same ENTRYPOINT and no USER.
 #   migrate.tar  e2e.local/migrate:{1.0.0,1.1.0,2.0.0}  ./migrate, ENTRYPOINT ["/bin/migrate"]
 #   app.tar      e2e.local/app:{1.0.0,1.1.0,2.0.0}      ./app, ENTRYPOINT ["/bin/app"]
+#   example.tar  e2e.local/example:{1.0.0,1.1.0,2.0.0}  ./example as /bin/example (the ENTRYPOINT),
+#                /bin/php, /bin/python, /bin/gunicorn and /app/orders: the examples'
+#                commands, so that their manifests run with only the images swapped
 #                both USER 65532:65532, as images built for the restricted Pod
 #                Security level declare: a pod that sets runAsNonRoot without a
 #                runAsUser then runs (the kubelet refuses it for an image whose
@@ -41,7 +44,10 @@ WAITER_IMAGE="registry.k8s.io/kubectl:$WAITER_KUBECTL_VERSION"
 TAGS=(1.0.0 1.1.0 2.0.0)
 APP_IMAGES=("${TAGS[@]/#/e2e.local/app:}")
 MIGRATE_IMAGES=("${TAGS[@]/#/e2e.local/migrate:}")
-IMAGES=(pause kubectl migrate app)
+EXAMPLE_IMAGES=("${TAGS[@]/#/e2e.local/example:}")
+# The commands the examples run, each a copy of ./example, which answers all of them.
+EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders)
+IMAGES=(pause kubectl migrate app example)
 
 # mkimage arguments of image $1; @BIN@ stands for the folder of the freshly
 # built programs (kept out of the key, which must not depend on a temp path).
@@ -62,6 +68,13 @@ spec() {
       echo "-file /bin/$1=@BIN@/$1:0755 -file /etc/passwd=$HERE/rootfs/etc/passwd:0644" \
         "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"]" \
         "-user 65532:65532"
+      ;;
+    example)
+      local n c
+      for n in "${EXAMPLE_IMAGES[@]}"; do printf -- '-name %s ' "$n"; done
+      for c in "${EXAMPLE_COMMANDS[@]}"; do printf -- '-file %s=@BIN@/example:0755 ' "$c"; done
+      echo "-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
+        "-dir /tmp:1777 -entrypoint [\"/bin/example\"] -user 65532:65532"
       ;;
   esac
 }
@@ -95,6 +108,7 @@ case "${1:-}" in
     printf 'WAITER_IMAGE=%q\n' "$WAITER_IMAGE"
     printf 'APP_IMAGES=%q\n' "${APP_IMAGES[*]}"
     printf 'MIGRATE_IMAGES=%q\n' "${MIGRATE_IMAGES[*]}"
+    printf 'EXAMPLE_IMAGES=%q\n' "${EXAMPLE_IMAGES[*]}"
     exit 0
     ;;
   --check)
@@ -125,7 +139,7 @@ tmp="$(mktemp -d "$IMAGES_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 # Static, reproducible binaries: no cgo, no local paths, no VCS stamp.
 (cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
-  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app)
+  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example)
 for i in "${stale[@]}"; do
   k="$(key "$i")"
   s="$(spec "$i")"
