@@ -89,23 +89,23 @@ project.tasks.tryFind('package:go')!.prependSpawn(goDeps);
 
 // The quick start in Python, Java and Go, from the packages in dist/ (run `package-all` first):
 // each must synthesize examples/laravel/dist/laravel.k8s.yaml byte for byte.
-// End-to-end suite against a real kube-apiserver and kube-controller-manager built from Go modules.
+// End-to-end suite on a real one-node cluster built from Go modules.
 project.addTask('e2e', {
-  description: 'End-to-end tests against a real control plane on 127.0.0.1 (binaries built once by test/e2e/build.sh)',
+  description: 'End-to-end tests on a real one-node cluster in namespaces of its own (built once by test/e2e/build.sh; needs test/e2e/setup.sh)',
   exec: 'jest --config test/e2e/jest.config.json --ci',
   receiveArgs: true,
 });
 
 // Benchmarks: printed figures, never assertions.
 project.addTask('bench', {
-  description: 'Synth benchmark: N MigratedApplications vs hand-written cdk8s-plus-27, one chart vs one chart each (6-10 min)',
+  description: 'Synth benchmark: N MigratedApplications vs hand-written cdk8s-plus-27, one chart vs one chart each (6-10 min; --smoke: seconds)',
   steps: [
     { spawn: 'compile' },
     { exec: 'ts-node --project bench/tsconfig.json bench/synth.ts', receiveArgs: true },
   ],
 });
 project.addTask('bench:waiter', {
-  description: 'Waiter release latency and API requests vs a 2 s polling loop, against a control plane it starts',
+  description: 'Waiter release and failure latency and API requests vs a 2 s polling loop, on a real node it starts (--quick: about a minute)',
   exec: 'ts-node --project bench/tsconfig.json bench/waiter.ts',
   receiveArgs: true,
 });

@@ -257,8 +257,10 @@ export const RUN_LABEL = { 'e2e.cdk8s-migrated-app/run': RUN_ID };
 /**
  * Deletes this run's namespaces and waits until they are gone, so that their
  * pods free the node's CPU for the next test file (the node has 2 cores).
+ * `E2E_KEEP_NAMESPACES=1` keeps them.
  */
 export async function deleteNamespaces(): Promise<void> {
+  if (process.env.E2E_KEEP_NAMESPACES) return; // to look at them after a failure, with E2E_REUSE_CLUSTER
   await kubectl(['delete', 'namespaces', '-l', `e2e.cdk8s-migrated-app/run=${RUN_ID}`, '--wait=true'], { timeoutMs: 180_000 });
 }
 
