@@ -7,8 +7,8 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  cleanUp, deleteNamespaces, condition, createNamespaces, getJson, inPool, isReady, jobPods, kubectl, Manifest, namespaceName, now, SMALL, synthApp, synthChart, timing,
-  tokenKubeconfig, toYaml, waitFor,
+  cleanUp, deleteNamespaces, condition, createNamespaces, getJson, inPool, isReady, jobPods, kubectl, Manifest,
+  namespaceName, now, SMALL, synthApp, synthChart, timing, tokenKubeconfig, toYaml, waitFor,
 } from './kube';
 import { DatabaseMigration, MigratedApplication, Restricted } from '../../src';
 

@@ -8,12 +8,13 @@
  * Security "restricted".
  */
 import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ApiWatch, cleanUp, cluster, deleteNamespaces, condition, createNamespaces, getJson, isReady, jobNameOf, kubectl, kubectlBinDir, Manifest, namespaceName, now, ROOT,
-  synthApp, timing, toYaml, waitFor,
+  ApiWatch, cleanUp, cluster, deleteNamespaces, condition, createNamespaces, getJson, isReady, jobNameOf, kubectl,
+  kubectlBinDir, Manifest, namespaceName, now, ROOT, synthApp, tempDir, timing, toYaml, waitFor,
 } from './kube';
 import { MigratedApplicationProps } from '../../src';
 
@@ -98,6 +99,12 @@ describe('RollingUpdate, release after release', () => {
   test('a release rolls out: the Job runs, then every pod\'s waiter ends after its completion, then the app starts', async () => {
     const applied = now();
     await apply(ns, v1);
+    // The README's pipeline gate, on the manifests as a file.
+    const manifests = path.join(tempDir('release'), 'shop.k8s.yaml');
+    fs.writeFileSync(manifests, toYaml(v1));
+    const gate = await run('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '3m', '-f', manifests]);
+    expect({ code: gate.code, out: gate.out }).toEqual({ code: 0, out: expect.stringContaining(`job.batch/${jobNameOf(v1)} is complete`) });
+    expect(gate.out).toContain(`deployment "${NAME}" successfully rolled out`);
     const pods = await available(ns, '1.0.0');
     timing('release: apply -> 2 pods ready', now() - applied);
     const job = await getJson(['job', jobNameOf(v1)], { namespace: ns });
@@ -142,7 +149,11 @@ describe('RollingUpdate, release after release', () => {
     // The new pods: the second waiter fails, with kubectl's message as its termination message.
     const fresh = await waitFor(async () => {
       const pods = await podsOfVersion(ns, '1.1.0');
-      const failed = pods.filter((p) => p.status.initContainerStatuses?.[1]?.lastState?.terminated || p.status.initContainerStatuses?.[1]?.state?.terminated);
+      const waiterEnded = (p: any) => {
+        const waiter = p.status.initContainerStatuses?.[1];
+        return waiter?.lastState?.terminated ?? waiter?.state?.terminated;
+      };
+      const failed = pods.filter(waiterEnded);
       return failed.length > 0 && failed.length === pods.length ? pods : undefined;
     }, 120_000, 'the new pods\' waiters to fail');
     for (const pod of fresh) {
@@ -153,7 +164,8 @@ describe('RollingUpdate, release after release', () => {
       expect(isReady(pod)).toBe(false);
       expect(pod.status.phase).toBe('Pending');
     }
-    const rows = (await kubectl(['get', 'pods', '-l', SELECTOR, '--no-headers', '-o', 'custom-columns=NAME:.metadata.name'], { namespace: ns })).stdout;
+    const columns = ['--no-headers', '-o', 'custom-columns=NAME:.metadata.name'];
+    const rows = (await kubectl(['get', 'pods', '-l', SELECTOR, ...columns], { namespace: ns })).stdout;
     expect(rows.trim().split('\n')).toHaveLength(old.length + fresh.length);
 
     // The old ReplicaSet keeps all its ready pods, and the rollout fails at its progress deadline.

@@ -10,8 +10,8 @@
  */
 import { Duration } from 'cdk8s';
 import {
-  cleanUp, deleteNamespaces, condition, createNamespaces, getJson, jobNameOf, jobPods, ApiWatch, kubectl, Manifest, namespaceName, now, one, sleep, startWaiter,
-  synthApp, timing, tokenKubeconfig, toYaml, waitFor, WaiterRun,
+  cleanUp, deleteNamespaces, condition, createNamespaces, getJson, jobNameOf, jobPods, ApiWatch, kubectl, Manifest,
+  namespaceName, now, one, sleep, startWaiter, synthApp, timing, tokenKubeconfig, toYaml, waitFor, WaiterRun,
 } from './kube';
 import { DatabaseMigration } from '../../src';
 import { ApplicationMigrationOptions } from '../../src/application';
