@@ -63,9 +63,14 @@ function app(name: string, args: string[]): Manifest[] {
   });
 }
 
-/** A container's log lines with the runtime's time stamps, as epoch ms (sub-millisecond). */
+/**
+ * A container's log lines with the runtime's time stamps, as epoch ms
+ * (sub-millisecond); those of its previous run if the kubelet has started it
+ * again since (a failed init container is restarted with back-off).
+ */
 async function logLines(pod: string, container: string): Promise<Array<{ at: number; text: string }>> {
-  const r = await kubectl(['logs', pod, '-c', container, '--timestamps'], { namespace: NS });
+  let r = await kubectl(['logs', pod, '-c', container, '--timestamps'], { namespace: NS });
+  if (!r.stdout.trim()) r = await kubectl(['logs', pod, '-c', container, '--timestamps', '--previous'], { namespace: NS });
   return r.stdout.trim().split('\n').filter((l) => l).map((l) => {
     const [stamp, ...rest] = l.split(' ');
     const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(stamp)!;
