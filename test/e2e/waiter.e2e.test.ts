@@ -11,7 +11,7 @@
 import { Duration } from 'cdk8s';
 import {
   cleanUp, deleteNamespaces, condition, createNamespaces, getJson, jobNameOf, jobPods, ApiWatch, kubectl, Manifest,
-  namespaceName, now, one, sleep, startWaiter, synthApp, timing, tokenKubeconfig, toYaml, waitFor, WaiterRun,
+  namespaceName, now, one, readAudit, sleep, startWaiter, synthApp, timing, tokenKubeconfig, toYaml, waitFor, WaiterRun,
 } from './kube';
 import { DatabaseMigration } from '../../src';
 import { ApplicationMigrationOptions } from '../../src/application';
@@ -49,6 +49,15 @@ afterAll(async () => {
   cleanUp();
   await deleteNamespaces();
 });
+
+/**
+ * Waits until the waiter's second container has its watch established, as the
+ * audit log shows it: deleted before that, the Job is simply not found.
+ */
+async function watching(ns: string): Promise<void> {
+  await waitFor(() => readAudit().some((e) => e.stage === 'ResponseStarted' && e.verb === 'watch' && e.objectRef?.resource === 'jobs'
+    && e.user.username === `system:serviceaccount:${ns}:shop`), 60_000, `the waiter's watch in ${ns}`);
+}
 
 /** Asserts the waiter is still waiting, in its second container, `ms` from now. */
 async function stillWaiting(waiter: WaiterRun, ms: number): Promise<void> {
@@ -180,7 +189,7 @@ test.concurrent('deleted mid-wait, then applied again (a retry): keeps waiting, 
   const objects = release({ args: ['--sleep=300s'] });
   const { ns, job, deployment, kubeconfig } = await setUp(objects);
   const waiter = startWaiter(deployment, kubeconfig);
-  await jobPods(ns, job);
+  await watching(ns);
   await kubectl(['delete', 'job', job, '--wait=true', '--cascade=foreground'], { namespace: ns, timeoutMs: 120_000 });
   await stillWaiting(waiter, 2000);
   const retry = { ...one(objects, 'Job'), spec: { ...one(objects, 'Job').spec, template: { ...one(objects, 'Job').spec.template } } };
@@ -194,7 +203,7 @@ test.concurrent('deleted mid-wait, and never applied again: exits 1 at its bound
   const deadline = 5;
   const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--sleep=300s'], activeDeadline: Duration.seconds(deadline) }));
   const waiter = startWaiter(deployment, kubeconfig);
-  await jobPods(ns, job);
+  await watching(ns);
   await kubectl(['delete', 'job', job, '--wait=false'], { namespace: ns });
   const r = await waiter.exited;
   expect({ container: r.container, code: r.code, stderr: r.stderr.trim() }).toEqual({
