@@ -42,10 +42,19 @@ func main() {
 		// Placeholder: in production, keep it out of git with ExistingSecret.
 		SecretValues: &map[string]*string{"DB_PASSWORD": jsii.String("change-me")},
 		Migration: &cdk8smigratedapp.ApplicationMigrationOptions{
+			// A migration is short and mostly waits on the database: a small request, room to burst.
+			Resources: &cdk8splus27.ContainerResources{
+				Cpu:    &cdk8splus27.CpuResources{Request: cdk8splus27.Cpu_Millis(jsii.Number(100)), Limit: cdk8splus27.Cpu_Units(jsii.Number(1))},
+				Memory: &cdk8splus27.MemoryResources{Request: cdk8s.Size_Mebibytes(jsii.Number(128)), Limit: cdk8s.Size_Mebibytes(jsii.Number(512))},
+			},
 			Command:         jsii.Strings("php", "artisan", "migrate", "--force"),
 			SecurityContext: wwwData,
 		},
 		SecurityContext: wwwData,
+		Resources: &cdk8splus27.ContainerResources{
+			Cpu:    &cdk8splus27.CpuResources{Request: cdk8splus27.Cpu_Millis(jsii.Number(250)), Limit: cdk8splus27.Cpu_Units(jsii.Number(1))},
+			Memory: &cdk8splus27.MemoryResources{Request: cdk8s.Size_Mebibytes(jsii.Number(256)), Limit: cdk8s.Size_Mebibytes(jsii.Number(512))},
+		},
 		Readiness: cdk8splus27.Probe_FromHttpGet(jsii.String("/up"), &cdk8splus27.HttpGetProbeOptions{
 			Port: jsii.Number(8080),
 		}),

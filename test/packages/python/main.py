@@ -7,7 +7,7 @@ TypeScript example's output byte for byte.
 """
 
 import cdk8s_plus_27 as kplus
-from cdk8s import App, Chart
+from cdk8s import App, Chart, Size
 
 from cdk8s_migrated_app import MigratedApplication, ApplicationMigrationOptions
 
@@ -34,10 +34,19 @@ MigratedApplication(
     # Placeholder: in production, keep it out of git with `existing_secret`.
     secret_values={"DB_PASSWORD": "change-me"},
     migration=ApplicationMigrationOptions(
+        # A migration is short and mostly waits on the database: a small request, room to burst.
+        resources=kplus.ContainerResources(
+            cpu=kplus.CpuResources(request=kplus.Cpu.millis(100), limit=kplus.Cpu.units(1)),
+            memory=kplus.MemoryResources(request=Size.mebibytes(128), limit=Size.mebibytes(512)),
+        ),
         command=["php", "artisan", "migrate", "--force"],
         security_context=www_data,
     ),
     security_context=www_data,
+    resources=kplus.ContainerResources(
+        cpu=kplus.CpuResources(request=kplus.Cpu.millis(250), limit=kplus.Cpu.units(1)),
+        memory=kplus.MemoryResources(request=Size.mebibytes(256), limit=Size.mebibytes(512)),
+    ),
     readiness=kplus.Probe.from_http_get("/up", port=8080),
 )
 

@@ -6,9 +6,14 @@ import java.util.List;
 import java.util.Map;
 import org.cdk8s.App;
 import org.cdk8s.Chart;
+import org.cdk8s.Size;
 import org.cdk8s.plus27.ContainerPort;
+import org.cdk8s.plus27.ContainerResources;
+import org.cdk8s.plus27.Cpu;
+import org.cdk8s.plus27.CpuResources;
 import org.cdk8s.plus27.ContainerSecurityContextProps;
 import org.cdk8s.plus27.HttpGetProbeOptions;
+import org.cdk8s.plus27.MemoryResources;
 import org.cdk8s.plus27.Probe;
 
 /**
@@ -42,10 +47,19 @@ public final class Main {
         // Placeholder: in production, keep it out of git with existingSecret.
         .secretValues(Map.of("DB_PASSWORD", "change-me"))
         .migration(ApplicationMigrationOptions.builder()
+            // A migration is short and mostly waits on the database: a small request, room to burst.
+            .resources(ContainerResources.builder()
+                .cpu(CpuResources.builder().request(Cpu.millis(100)).limit(Cpu.units(1)).build())
+                .memory(MemoryResources.builder().request(Size.mebibytes(128)).limit(Size.mebibytes(512)).build())
+                .build())
             .command(List.of("php", "artisan", "migrate", "--force"))
             .securityContext(wwwData)
             .build())
         .securityContext(wwwData)
+        .resources(ContainerResources.builder()
+            .cpu(CpuResources.builder().request(Cpu.millis(250)).limit(Cpu.units(1)).build())
+            .memory(MemoryResources.builder().request(Size.mebibytes(256)).limit(Size.mebibytes(512)).build())
+            .build())
         .readiness(Probe.fromHttpGet("/up", HttpGetProbeOptions.builder().port(8080).build()))
         .build();
 
