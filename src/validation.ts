@@ -1,3 +1,4 @@
+import { posix } from 'path';
 import { Duration } from 'cdk8s';
 
 /*
@@ -155,7 +156,7 @@ export function checkFilePath(prop: string, value: string, reserved: string[]): 
   if (typeof value !== 'string' || !value.startsWith('/') || value.endsWith('/') || value.includes('//') || value.split('/').includes('..')) {
     fail(prop, 'must be an absolute path to a file, like `/app/dbconfig.yml`', value);
   }
-  const base = value.slice(value.lastIndexOf('/') + 1);
+  const base = posix.basename(value);
   if (base.length > 253 || !CONFIG_KEY.test(base) || base === '.') {
     fail(prop, 'must end in a file name of letters, digits, \'-\', \'_\' and \'.\' (it becomes a ConfigMap key)', value);
   }
