@@ -30,7 +30,7 @@ import * as fs from 'fs';
 import { Duration } from 'cdk8s';
 import { buildControlPlane, upCluster } from '../test/e2e/harness';
 import {
-  ApiWatch, AuditEvent, cleanUp, createNamespaces, getJson, jobNameOf, kubectl, Manifest, now, one, readAudit, start, synthApp, tokenKubeconfig,
+  ApiWatch, AuditEvent, cleanUp, createNamespaces, getJson, jobNameOf, kubectl, Manifest, now, one, preciseTime, readAudit, start, synthApp, tokenKubeconfig,
   toYaml, useCluster, waitFor,
 } from '../test/e2e/kube';
 
@@ -73,8 +73,7 @@ async function logLines(pod: string, container: string): Promise<Array<{ at: num
   if (!r.stdout.trim()) r = await kubectl(['logs', pod, '-c', container, '--timestamps', '--previous'], { namespace: NS });
   return r.stdout.trim().split('\n').filter((l) => l).map((l) => {
     const [stamp, ...rest] = l.split(' ');
-    const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(stamp)!;
-    return { at: Date.parse(`${m[1]}Z`) + Number(`0.${m[2] ?? '0'}`) * 1000, text: rest.join(' ') };
+    return { at: preciseTime(stamp), text: rest.join(' ') };
   });
 }
 
@@ -88,6 +87,16 @@ async function appPod(name: string, failed = false): Promise<any> {
     const done = failed ? waiter?.state?.terminated ?? waiter?.lastState?.terminated : pod?.status?.containerStatuses?.[0]?.state?.running;
     return done ? pod : undefined;
   }, 180_000, `the pod of ${name}`);
+}
+
+/**
+ * Applies application `name` with a ServiceAccount `<name>-poll` for the
+ * polling loop, bound to the same Role so that their requests are told apart.
+ */
+async function applyWithPoller(name: string, objects: Manifest[]): Promise<void> {
+  const poller = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `${name}-poll` }, automountServiceAccountToken: false };
+  one(objects, 'RoleBinding').subjects.push({ kind: 'ServiceAccount', name: `${name}-poll` });
+  await kubectl(['apply', '-f', '-'], { namespace: NS, input: toYaml([poller, ...objects]) });
 }
 
 /** The polling loop, here, with a token of `name`'s ServiceAccount. */
@@ -119,11 +128,7 @@ async function main(): Promise<void> {
     const name = `t${i}`;
     const objects = app(name, failing ? ['--sleep=3s', '--fail=constraint violated'] : ['--sleep=3s']);
     const job = jobNameOf(objects);
-    // The poller's own ServiceAccount, bound to the same Role, so that its requests are told apart.
-    const poller = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `${name}-poll` }, automountServiceAccountToken: false };
-    const binding = one(objects, 'RoleBinding');
-    binding.subjects.push({ kind: 'ServiceAccount', name: `${name}-poll` });
-    await kubectl(['apply', '-f', '-'], { namespace: NS, input: toYaml([poller, ...objects]) });
+    await applyWithPoller(name, objects);
     const w = await ApiWatch.job(NS, job);
     const poll = await startPoll(`${name}-poll`, job);
     const ended = await w.until(failing ? 'FailureTarget' : 'Complete', 180_000);
@@ -154,11 +159,8 @@ async function main(): Promise<void> {
   // Requests: a Job that runs for the whole wait, a pod waiting for it, and the poller beside it.
   const name = 'requests';
   const objects = app(name, [`--sleep=${o.waitSeconds}s`]);
-  const binding = one(objects, 'RoleBinding');
-  binding.subjects.push({ kind: 'ServiceAccount', name: `${name}-poll` });
-  const poller = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `${name}-poll` }, automountServiceAccountToken: false };
   const since = now();
-  await kubectl(['apply', '-f', '-'], { namespace: NS, input: toYaml([poller, ...objects]) });
+  await applyWithPoller(name, objects);
   const poll = await startPoll(`${name}-poll`, jobNameOf(objects));
   await poll.exited;
   await appPod(name);

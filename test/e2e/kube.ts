@@ -213,12 +213,6 @@ export async function getJson(args: string[], options: KubectlOptions = {}): Pro
   return JSON.parse((await kubectl(['get', ...args, '-o', 'json'], options)).stdout);
 }
 
-/** The object, or undefined when it does not exist. */
-export async function tryGet(namespace: string, resource: string, name: string): Promise<any | undefined> {
-  const r = await kubectl(['get', resource, name, '-o', 'json', '--ignore-not-found'], { namespace });
-  return r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
-}
-
 /**
  * Polls `cond` every `intervalMs` until it returns a truthy value, which it
  * returns; throws after `timeoutMs`, naming `what` and the last error.
@@ -365,11 +359,6 @@ export async function tokenKubeconfig(namespace: string, sa: string): Promise<st
     ['current-context']: 'e2e',
   }]), { mode: 0o600 });
   return file;
-}
-
-/** The last line of a process's output, trimmed. */
-export function lastLine(text: string): string {
-  return text.trim().split('\n').pop() ?? '';
 }
 
 /** The waiter's init containers of a workload manifest (or a pod), in order. */
@@ -576,8 +565,12 @@ export function readAudit(): AuditEvent[] {
   return events;
 }
 
-/** An audit timestamp (RFC 3339 with microseconds) as epoch ms with the microseconds kept. */
-export function auditTime(ts: string): number {
+/**
+ * An RFC 3339 time with fractional seconds (the audit log's microseconds, the
+ * container runtime's nanoseconds in `kubectl logs --timestamps`) as epoch ms,
+ * with the fraction kept.
+ */
+export function preciseTime(ts: string): number {
   const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(ts);
   if (!m) return Date.parse(ts);
   return Date.parse(`${m[1]}Z`) + Number(`0.${m[2] ?? '0'}`) * 1000;

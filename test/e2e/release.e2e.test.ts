@@ -7,14 +7,13 @@
  * namespace of its own. Every pod really runs; the namespaces enforce Pod
  * Security "restricted".
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
   ApiWatch, cleanUp, cluster, deleteNamespaces, condition, createNamespaces, getJson, isReady, jobNameOf, kubectl,
-  kubectlBinDir, Manifest, namespaceName, now, ROOT, synthApp, tempDir, timing, toYaml, waitFor,
+  kubectlBinDir, Manifest, namespaceName, now, ROOT, start, synthApp, tempDir, timing, toYaml, waitFor,
 } from './kube';
 import { MigratedApplicationProps } from '../../src';
 
@@ -68,17 +67,11 @@ async function available(ns: string, version: string, replicas = 2): Promise<any
   }, 180_000, `Deployment ${ns}/${NAME} available with ${replicas} pods of ${version}`);
 }
 
-/** Runs a command with this run's kubectl first on PATH; resolves with its exit code and output. */
-function run(command: string, args: string[]): Promise<{ code: number | null; out: string; ms: number }> {
-  return new Promise((resolve) => {
-    const started = now();
-    const env = { ...process.env, KUBECONFIG: cluster().KUBECONFIG, PATH: `${kubectlBinDir()}:${process.env.PATH}` };
-    const child = spawn(command, args, { cwd: ROOT, env });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('close', (code) => resolve({ code, out, ms: now() - started }));
-  });
+/** Runs a command against this cluster with this run's kubectl first on PATH; resolves with its exit code and output. */
+async function run(command: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  const env = { ...process.env, KUBECONFIG: cluster().KUBECONFIG, PATH: `${kubectlBinDir()}:${process.env.PATH}` };
+  const r = await start(command, args, { env, timeoutMs: 600_000 }).exited;
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 const seconds = (t: string) => Date.parse(t);
