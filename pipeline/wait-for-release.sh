@@ -7,8 +7,8 @@
 #
 # For each migration Job it waits until the Job is Complete or Failed, whichever
 # comes first: a failed migration fails the pipeline at once, with the Job's
-# reason, instead of after the whole timeout. Then it waits for the rollout of
-# each Deployment, StatefulSet and DaemonSet. Exits non-zero on any failure.
+# reason and the end of its log, instead of after the whole timeout. Then it
+# waits for the rollout of each Deployment, StatefulSet and DaemonSet. Exits non-zero on any failure.
 # With -l, Jobs of earlier releases that were not pruned are waited for too.
 set -euo pipefail
 
@@ -46,7 +46,8 @@ for job in "${jobs[@]}"; do
   fi
   if [[ $first == "$failed" ]]; then
     reason=$(kubectl get "${namespace[@]}" "$job" --output 'jsonpath={.status.conditions[?(@.type=="Failed")].reason}: {.status.conditions[?(@.type=="Failed")].message}')
-    echo "${job} failed: ${reason}. Next: kubectl logs ${namespace[*]:+${namespace[*]} }${job}" >&2
+    echo "${job} failed: ${reason}. The end of its log:" >&2
+    kubectl logs "${namespace[@]}" --tail=20 "$job" >&2 || true
     exit 1
   fi
   echo "${job} is complete"

@@ -24,6 +24,7 @@ case "$*" in
   wait*condition=Complete*) d=$(cat "$FAKE/wait-Complete"); [[ $d == never ]] && exec sleep 30; sleep "$d" ;;
   wait*condition=Failed*) d=$(cat "$FAKE/wait-Failed"); [[ $d == never ]] && exec sleep 30; sleep "$d" ;;
   rollout*) echo "rolled out" ;;
+  logs*) echo "Migration failed: pq: could not create unique index" ;;
 esac
 `, { mode: 0o755 });
     writeFileSync(join(dir, 'objects'), 'configmap/shop-config-1\njob.batch/shop-migrate-abc\ndeployment.apps/shop\nstatefulset.apps/worker\n');
@@ -57,9 +58,10 @@ esac
     const r = run(['-f', 'dist/'], { Complete: 'never', Failed: '0.2' });
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('job.batch/shop-migrate-abc failed: BackoffLimitExceeded: Job has reached the specified backoff limit. '
-      + 'Next: kubectl logs job.batch/shop-migrate-abc');
+      + 'The end of its log:\nMigration failed: pq: could not create unique index');
+    expect(r.calls).toContain('logs --tail=20 job.batch/shop-migrate-abc');
     expect(r.calls.filter((c) => c.startsWith('rollout'))).toEqual([]);
-    expect(run(['-n', 'shop', '-f', 'dist/'], { Complete: 'never', Failed: '0' }).stderr).toContain('Next: kubectl logs --namespace shop job.batch/');
+    expect(run(['-n', 'shop', '-f', 'dist/'], { Complete: 'never', Failed: '0' }).calls).toContain('logs --namespace shop --tail=20 job.batch/shop-migrate-abc');
   });
 
   test('fails when neither condition arrives in time', () => {
