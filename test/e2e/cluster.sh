@@ -18,6 +18,9 @@
 #                             pki/              CA, certs, service-account key
 #                             node/             kubelet, kube-proxy, containerd and CNI configs
 #                             ns/{net,mnt,uts}  the namespaces (nsenter --net=DIR/ns/net ...)
+#                             postgres/         PostgreSQL's data, and its socket (superuser
+#                                               postgres, trust, root only); it listens on
+#                                               $NODE_IP:5432 inside (pods: scram-sha-256)
 #   cluster.sh down DIR     stop everything started for DIR (pods and shims too),
 #                           delete the namespaces, remove the cgroups, restore
 #                           the kernel settings the kubelet changed; safe to
@@ -59,7 +62,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Start order; down stops them in reverse.
 COMPONENTS=(etcd containerd kube-apiserver forward-ns forward-host
-  kube-controller-manager kube-scheduler kubelet kube-proxy)
+  kube-controller-manager kube-scheduler kubelet kube-proxy postgres)
 NODE_NAME="e2e-node"
 NODE_IP="10.200.0.1"       # on veth e2e0 inside the namespace
 NODE_NET="10.200.0.0/24"
@@ -69,6 +72,7 @@ CLUSTER_CIDR="10.201.0.0/16"
 SERVICE_CIDR="10.0.0.0/24" # the kubernetes Service is 10.0.0.1
 CLUSTER_DNS="127.0.0.1"    # in the pods' resolv.conf: their own loopback, no server
 APISERVER_PORT=6443        # inside the namespace, like every port below
+POSTGRES_PORT=5432
 ETCD_CLIENT_PORT=2379
 ETCD_PEER_PORT=2380
 KCM_PORT=10257
@@ -255,9 +259,9 @@ cmd_down() {
   if findmnt -rn --mountpoint "$NS" >/dev/null 2>&1; then umount "$NS" || log "warning: cannot unmount $NS"; fi
   remove_cgroups
   release_host_state
-  # etcd data is useless once etcd is gone, and env/cluster.json would claim
+  # etcd's and PostgreSQL's data are useless once they are gone, and env/cluster.json would claim
   # a running cluster; keep logs, the audit log, certs and kubeconfigs.
-  rm -rf "$DIR/etcd-data" "$DIR/env" "$DIR/cluster.json" "$DIR/apiserver.sock" "$NS" "$DIR/ns.ids"
+  rm -rf "$DIR/etcd-data" "$DIR/postgres" "$DIR/env" "$DIR/cluster.json" "$DIR/apiserver.sock" "$NS" "$DIR/ns.ids"
 }
 
 cmd_status() {
@@ -717,6 +721,7 @@ wait_for() {
 }
 
 # Probes; the in-namespace ones run curl in there.
+postgres_ready() { "$PG_BIN/pg_isready" -q -h "$DIR/postgres" -p "$POSTGRES_PORT"; }
 etcd_healthy() { in_ns curl -sf --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
 containerd_ready() { ctr_ns version; }
 apiserver_ready() { [[ "$(admin_curl "$APISERVER/readyz")" == ok ]]; }
@@ -748,13 +753,41 @@ images_listed() {
   done
 }
 
+# PostgreSQL from Debian's package, for the suite's real releases: what a
+# cluster's apps reach as a database outside the cluster (a managed RDS or
+# Cloud SQL instance), so it runs on the node, not in a pod, and the tests
+# put a selector-less Service with an EndpointSlice at $NODE_IP:5432 in
+# front of it. Fresh data every time; fsync off (throwaway data, less disk
+# I/O on a shared machine). The superuser logs in only through the socket
+# in DIR/postgres (0700, so root only); roles the tests create log in over
+# TCP with scram-sha-256 from the node's and the pods' ranges.
+start_postgres() {
+  local pg="$DIR/postgres"
+  rm -rf "$pg"
+  install -d -o postgres -g postgres -m 0700 "$pg"
+  (cd "$pg" && setpriv --reuid=postgres --regid=postgres --init-groups -- \
+    "$PG_BIN/initdb" --pgdata="$pg/data" --username=postgres --auth-local=trust \
+    --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8) >"$DIR/logs/initdb.log" 2>&1 ||
+    die "initdb failed: see $DIR/logs/initdb.log"
+  printf 'host all all %s scram-sha-256\nhost all all %s scram-sha-256\n' "$NODE_NET" "$CLUSTER_CIDR" \
+    >>"$pg/data/pg_hba.conf"
+  start_component postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
+    "$PG_BIN/postgres" -D "$pg/data" -c listen_addresses="$NODE_IP" -c port="$POSTGRES_PORT" \
+    -c unix_socket_directories="$pg" -c fsync=off -c max_connections=200 -c log_min_messages=warning
+}
+
 check_prerequisites() {
   local c missing=()
   ((EUID == 0)) || die "must run as root (namespaces, mounts, cgroups)"
   for c in unshare nsenter findmnt ip sysctl socat containerd containerd-shim-runc-v2 runc ctr \
-    iptables iptables-restore openssl curl flock; do
+    iptables iptables-restore openssl curl flock setpriv; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
+  PG_BIN="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -1)"
+  for c in initdb postgres; do
+    [[ -x "$PG_BIN/$c" ]] || missing+=("postgresql's $c")
+  done
+  id postgres >/dev/null 2>&1 || missing+=("user postgres")
   for c in bridge host-local loopback portmap; do
     [[ -x "$CNI_BIN_DIR/$c" ]] || missing+=("$CNI_BIN_DIR/$c")
   done
@@ -851,6 +884,7 @@ EOF
     --unsafe-no-fsync=true \
     --log-level=warn
   wait_for "etcd healthy" etcd_healthy
+  start_postgres
 
   local extra=()
   read -r -a extra <<<"${E2E_APISERVER_EXTRA_ARGS:-}"
@@ -962,6 +996,7 @@ EOF
   wait_for "EndpointSlice default/kubernetes -> $NODE_IP" kubernetes_endpoint
   wait_for "ServiceAccount default/default" default_sa_exists
   wait_for "ConfigMap default/kube-root-ca.crt" root_ca_published
+  wait_for "PostgreSQL accepting connections" postgres_ready
 
   cat >"$DIR/env" <<EOF
 KUBECONFIG=$DIR/kubeconfig
@@ -986,6 +1021,10 @@ E2E_WAITER_KUBECTL=$WAITER_KUBECTL
 E2E_APP_IMAGES=$APP_IMAGES
 E2E_MIGRATE_IMAGES=$MIGRATE_IMAGES
 E2E_CLUSTER_SH=$HERE/cluster.sh
+E2E_POSTGRES_HOST=$NODE_IP
+E2E_POSTGRES_PORT=$POSTGRES_PORT
+E2E_POSTGRES_SOCKET_DIR=$DIR/postgres
+E2E_PSQL=$PG_BIN/psql
 EOF
   env_to_json <"$DIR/env" >"$DIR/cluster.json"
 

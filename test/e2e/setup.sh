@@ -7,12 +7,16 @@
 #   socat                             the loopback forwarder from the host to the API server
 #   iproute2, util-linux              ip, unshare, nsenter, findmnt, mount
 #   openssl, curl                     certificates and readiness probes
+#   postgresql-15                     the database of the release tests (cluster.sh runs
+#                                     its own server in the cluster's namespaces; the
+#                                     package's own "main" cluster is never started)
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
 #
 # Versions checked (apt-cache show/policy on Debian 12 bookworm, Nov 2026):
 # containerd 1.6.20~ds1-1+deb12u3, runc 1.1.5+ds1-1+deb12u1,
 # containernetworking-plugins 1.1.1+ds1-3+b5 (plugins in /usr/lib/cni), iptables
-# 1.8.9-2 (nft backend by default), socat 1.7.4.4-2. The kubelet v1.37 still
+# 1.8.9-2 (nft backend by default), socat 1.7.4.4-2, postgresql-15 15.18-0+deb12u1
+# installed here (apt's candidate: 15.20-0+deb12u1). The kubelet v1.37 still
 # accepts containerd 1.6: cmd/kubelet/app/server.go getCgroupDriverFromCRI only
 # logs that a CRI without the RuntimeConfig RPC loses support in 1.38.0 and
 # falls back to the KubeletConfiguration's cgroupDriver.
@@ -22,7 +26,7 @@
 # invoke-rc.d/deb-systemd-invoke), so no host-wide containerd comes up.
 set -euo pipefail
 
-PACKAGES=(containerd runc containernetworking-plugins iptables socat iproute2 util-linux openssl curl)
+PACKAGES=(containerd runc containernetworking-plugins iptables socat iproute2 util-linux openssl curl postgresql-15)
 
 installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]

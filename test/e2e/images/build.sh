@@ -18,6 +18,11 @@
 #                Security level declare: a pod that sets runAsNonRoot without a
 #                runAsUser then runs (the kubelet refuses it for an image whose
 #                user is root, or not numeric).
+#   shop-N.tar   e2e.local/shop:N.0.0, N = 1..4   the release tests' web app: ./shop
+#                (ENTRYPOINT ["/bin/shop"], CMD ["serve"], SHOP_VERSION=N), sql-migrate
+#                (built by ../build.sh from ../sql-migrate) and release N's
+#                migrations in /migrations; USER 65532:65532
+#   loadgen      no image: the release tests' traffic, a static binary run on the node
 # The app and migrate tags all name the same image (behaviour comes from
 # args/env); `cluster.sh tag DIR SRC DST` adds more names on a running node.
 #
@@ -28,7 +33,8 @@
 # Usage: build.sh          build what is missing or stale
 #        build.sh --check  exit 0 if every archive is up to date, 1 otherwise
 #        build.sh --env    print IMAGES_DIR, IMAGE_ARCHIVES, PAUSE_IMAGE,
-#                          WAITER_IMAGE, APP_IMAGES, MIGRATE_IMAGES (no build)
+#                          WAITER_IMAGE, APP_IMAGES, MIGRATE_IMAGES, EXAMPLE_IMAGES,
+#                          SHOP_IMAGES, LOADGEN (no build)
 # Env:   E2E_BIN_DIR       cache folder (default test/e2e/.bin)
 set -euo pipefail
 
@@ -37,7 +43,7 @@ E2E="$(cd "$HERE/.." && pwd)"
 IMAGES_DIR="${E2E_BIN_DIR:-$E2E/.bin}/images"
 
 # shellcheck disable=SC1090
-eval "$("$E2E/build.sh" --env)" # WAITER_KUBECTL, WAITER_KUBECTL_VERSION
+eval "$("$E2E/build.sh" --env)" # WAITER_KUBECTL, WAITER_KUBECTL_VERSION, SQL_MIGRATE
 
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 WAITER_IMAGE="registry.k8s.io/kubectl:$WAITER_KUBECTL_VERSION"
@@ -47,7 +53,22 @@ MIGRATE_IMAGES=("${TAGS[@]/#/e2e.local/migrate:}")
 EXAMPLE_IMAGES=("${TAGS[@]/#/e2e.local/example:}")
 # The commands the examples run, each a copy of ./example, which answers all of them.
 EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders)
-IMAGES=(pause kubectl migrate app example)
+# Release N of the shop, and the migrations its image holds: release 3's
+# fails; release 4 replaces it with a fixed one.
+SHOP_RELEASES=(1 2 3 4)
+SHOP_IMAGES=("${SHOP_RELEASES[@]/#/e2e.local/shop:}")
+SHOP_IMAGES=("${SHOP_IMAGES[@]/%/.0.0}")
+shop_migrations() {
+  case "$1" in
+    1) echo 1_orders.sql ;;
+    2) echo 1_orders.sql 2_note.sql ;;
+    3) echo 1_orders.sql 2_note.sql 3_unique_item.sql ;;
+    4) echo 1_orders.sql 2_note.sql 3_sku.sql ;;
+  esac
+}
+IMAGES=(pause kubectl migrate app example "${SHOP_RELEASES[@]/#/shop-}")
+# What the build makes besides: a host program, not an image.
+LOADGEN="${E2E_BIN_DIR:-$E2E/.bin}/loadgen"
 
 # mkimage arguments of image $1; @BIN@ stands for the folder of the freshly
 # built programs (kept out of the key, which must not depend on a temp path).
@@ -69,6 +90,15 @@ spec() {
         "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"]" \
         "-user 65532:65532"
       ;;
+    shop-*)
+      local v="${1#shop-}" m files=""
+      for m in $(shop_migrations "$v"); do files+="-file /migrations/$m=$HERE/shop/migrations/$m:0644 "; done
+      echo "-name e2e.local/shop:$v.0.0 -file /bin/shop=@BIN@/shop:0755 -file /bin/sql-migrate=$SQL_MIGRATE:0755" \
+        "$files-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
+        "-dir /tmp:1777 -env PATH=/bin -env SHOP_VERSION=$v -entrypoint [\"/bin/shop\"] -cmd [\"serve\"]" \
+        "-user 65532:65532"
+      ;;
+    loadgen) echo "loadgen" ;;
     example)
       local n c
       for n in "${EXAMPLE_IMAGES[@]}"; do printf -- '-name %s ' "$n"; done
@@ -88,13 +118,16 @@ key() {
     sha256sum "$HERE/go.mod" "$HERE/mkimage/main.go" "$HERE"/rootfs/etc/*
     case "$1" in
       kubectl) sha256sum "$WAITER_KUBECTL" ;;
+      shop-*) sha256sum "$HERE/go.sum" "$HERE/shop"/*.go "$HERE/shop/migrations"/*.sql "$SQL_MIGRATE" ;;
       *) sha256sum "$HERE/$1"/*.go ;;
     esac
   } | sed "s|$HERE/||; s|$E2E/||" | sha256sum | cut -d' ' -f1
 }
 
+artifact() { if [[ $1 == loadgen ]]; then echo "$LOADGEN"; else echo "$IMAGES_DIR/$1.tar"; fi; }
+
 fresh() {
-  [[ -s "$IMAGES_DIR/$1.tar" && -s "$IMAGES_DIR/$1.key" ]] &&
+  [[ -s "$(artifact "$1")" && -s "$IMAGES_DIR/$1.key" ]] &&
     [[ "$(<"$IMAGES_DIR/$1.key")" == "$(key "$1")" ]]
 }
 
@@ -109,10 +142,12 @@ case "${1:-}" in
     printf 'APP_IMAGES=%q\n' "${APP_IMAGES[*]}"
     printf 'MIGRATE_IMAGES=%q\n' "${MIGRATE_IMAGES[*]}"
     printf 'EXAMPLE_IMAGES=%q\n' "${EXAMPLE_IMAGES[*]}"
+    printf 'SHOP_IMAGES=%q\n' "${SHOP_IMAGES[*]}"
+    printf 'LOADGEN=%q\n' "$LOADGEN"
     exit 0
     ;;
   --check)
-    for i in "${IMAGES[@]}"; do fresh "$i" || exit 1; done
+    for i in "${IMAGES[@]}" loadgen; do fresh "$i" || exit 1; done
     exit 0
     ;;
   "") ;;
@@ -122,10 +157,12 @@ case "${1:-}" in
     ;;
 esac
 
-[[ -x "$WAITER_KUBECTL" ]] || { echo "images/build.sh: missing $WAITER_KUBECTL: run test/e2e/build.sh" >&2; exit 1; }
+for b in "$WAITER_KUBECTL" "$SQL_MIGRATE"; do
+  [[ -x "$b" ]] || { echo "images/build.sh: missing $b: run test/e2e/build.sh" >&2; exit 1; }
+done
 
 stale=()
-for i in "${IMAGES[@]}"; do
+for i in "${IMAGES[@]}" loadgen; do
   fresh "$i" || stale+=("$i")
 done
 if ((${#stale[@]} == 0)); then
@@ -139,9 +176,14 @@ tmp="$(mktemp -d "$IMAGES_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 # Static, reproducible binaries: no cgo, no local paths, no VCS stamp.
 (cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
-  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example)
+  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example ./shop ./loadgen)
 for i in "${stale[@]}"; do
   k="$(key "$i")"
+  if [[ $i == loadgen ]]; then
+    mv -f "$tmp/loadgen" "$LOADGEN"
+    printf '%s\n' "$k" >"$IMAGES_DIR/$i.key"
+    continue
+  fi
   s="$(spec "$i")"
   s="${s//@BIN@/$tmp}"
   # The spec is a plain word list (no spaces inside any word).
