@@ -109,6 +109,11 @@ project.addTask('bench:waiter', {
   exec: 'ts-node --project bench/tsconfig.json bench/waiter.ts',
   receiveArgs: true,
 });
+project.addTask('bench:release', {
+  description: 'Releases of a PostgreSQL-backed app under load on a real node it starts: failed requests, p99, rollout and migration times (--quick: about 2 min)',
+  exec: 'ts-node --project bench/tsconfig.json bench/release.ts',
+  receiveArgs: true,
+});
 project.npmignore?.exclude('/bench/', '/test/', '/examples/', '/scripts/');
 
 project.addTask('test:packages', {

@@ -398,6 +398,11 @@ create_namespaces() {
       ip addr add "$2" dev e2e0
       ip link set e2e0 up
       ip link set e2e1 up
+      # A route for the Service range, as a real node has through its default
+      # route: the kernel picks a route before kube-proxy'"'"'s DNAT in OUTPUT
+      # runs, so without one a process on the node (the release tests'"'"' load
+      # generator) cannot connect to a ClusterIP. Pods route by their gateway.
+      ip route add "$3" dev e2e0
       # Per network namespace since Linux 5.3 (checked: a new netns has its
       # own net.bridge.* values here).
       sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
@@ -409,7 +414,7 @@ create_namespaces() {
       for d in /run /var/lib /var/log; do mount -t tmpfs -o mode=0755 e2e-tmpfs "$d"; done
       mkdir -p /run/netns /run/containerd /var/lib/kubelet /var/lib/containerd /var/lib/cni \
         /var/log/pods /var/log/containers
-    ' setup "$NODE_NAME" "$NODE_IP/24" || die "cannot set up the namespaces in $NS"
+    ' setup "$NODE_NAME" "$NODE_IP/24" "$SERVICE_CIDR" || die "cannot set up the namespaces in $NS"
   # The namespaces' ids, to find processes in them even if the mounts are gone.
   printf '%s %s\n' "$(in_ns readlink /proc/self/ns/net)" "$(in_ns readlink /proc/self/ns/mnt)" >"$DIR/ns.ids"
 }

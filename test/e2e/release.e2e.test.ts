@@ -12,8 +12,8 @@ import * as path from 'path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ApiWatch, cleanUp, cluster, deleteNamespaces, condition, createNamespaces, getJson, isReady, jobNameOf, kubectl,
-  kubectlBinDir, Manifest, namespaceName, now, ROOT, start, synthApp, tempDir, timing, toYaml, waitFor,
+  ApiWatch, cleanUp, deleteNamespaces, condition, createNamespaces, getJson, isReady, jobNameOf, kubectl,
+  Manifest, namespaceName, now, ROOT, runWithKubectl, synthApp, tempDir, timing, toYaml, waitFor,
 } from './kube';
 import { MigratedApplicationProps } from '../../src';
 
@@ -67,13 +67,6 @@ async function available(ns: string, version: string, replicas = 2): Promise<any
   }, 180_000, `Deployment ${ns}/${NAME} available with ${replicas} pods of ${version}`);
 }
 
-/** Runs a command against this cluster with this run's kubectl first on PATH; resolves with its exit code and output. */
-async function run(command: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  const env = { ...process.env, KUBECONFIG: cluster().KUBECONFIG, PATH: `${kubectlBinDir()}:${process.env.PATH}` };
-  const r = await start(command, args, { env, timeoutMs: 600_000 }).exited;
-  return { code: r.code, out: `${r.stdout}${r.stderr}` };
-}
-
 const seconds = (t: string) => Date.parse(t);
 
 afterAll(async () => {
@@ -95,7 +88,7 @@ describe('RollingUpdate, release after release', () => {
     // The README's pipeline gate, on the manifests as a file.
     const manifests = path.join(tempDir('release'), 'shop.k8s.yaml');
     fs.writeFileSync(manifests, toYaml(v1));
-    const gate = await run('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '3m', '-f', manifests]);
+    const gate = await runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '3m', '-f', manifests]);
     expect({ code: gate.code, out: gate.out }).toEqual({ code: 0, out: expect.stringContaining(`job.batch/${jobNameOf(v1)} is complete`) });
     expect(gate.out).toContain(`deployment "${NAME}" successfully rolled out`);
     const pods = await available(ns, '1.0.0');
@@ -132,7 +125,7 @@ describe('RollingUpdate, release after release', () => {
     const old = await podsOfVersion(ns, '1.0.0');
     const w = await ApiWatch.job(ns, jobNameOf(v2));
     await apply(ns, v2);
-    const pipeline = run('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '5m', '-l', `app.kubernetes.io/instance=${NAME}`]);
+    const pipeline = runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '5m', '-l', `app.kubernetes.io/instance=${NAME}`]);
     const failedAt = await w.until('FailureTarget', 120_000);
     const gate = await pipeline;
     expect(gate.code).toBe(1);
@@ -162,7 +155,7 @@ describe('RollingUpdate, release after release', () => {
     expect(rows.trim().split('\n')).toHaveLength(old.length + fresh.length);
 
     // The old ReplicaSet keeps all its ready pods, and the rollout fails at its progress deadline.
-    const status = await run('kubectl', ['rollout', 'status', `deployment/${NAME}`, '-n', ns, '--timeout=3m']);
+    const status = await runWithKubectl('kubectl', ['rollout', 'status', `deployment/${NAME}`, '-n', ns, '--timeout=3m']);
     expect({ code: status.code, out: status.out.trim().split('\n').pop() }).toEqual({ code: 1, out: `error: deployment "${NAME}" exceeded its progress deadline` });
     const still = (await podsOfVersion(ns, '1.0.0')).filter(isReady);
     expect(still.map((p) => p.metadata.uid).sort()).toEqual(old.map((p) => p.metadata.uid).sort());

@@ -1,0 +1,451 @@
+/**
+ * Real releases of a real app, for `releases.e2e.test.ts` (which asserts) and
+ * `bench/release.ts` (which prints figures): the shop (test/e2e/images/shop)
+ * on PostgreSQL, migrated by sql-migrate or by its own `migrate` subcommand,
+ * with traffic from the load generator running all the while.
+ *
+ * The database is the one `cluster.sh` runs on the node. Pods reach it the
+ * way apps reach a managed database outside their cluster: through a
+ * selector-less Service `postgres` whose EndpointSlice names the node's
+ * address. The node has no cluster DNS, so the app's config names the
+ * Service by its ClusterIP instead of `postgres.<namespace>.svc`.
+ *
+ * Free of jest globals.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import {
+  ApiWatch, cluster, getJson, isReady, jobNameOf, kubectl, Manifest, now, runWithKubectl, ROOT, sleep, start, synthChart, SMALL, tempDir, toYaml,
+  waitFor,
+} from './kube';
+import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../src';
+
+// ---------------------------------------------------------------- the database
+
+export interface Database {
+  readonly name: string;
+  readonly password: string;
+  /** The ClusterIP of the Service `postgres` in the app's namespace. */
+  readonly host: string;
+}
+
+/** Runs SQL as the superuser (over the server's socket on this host); returns psql's unaligned output. */
+export function psql(database: string, sql: string): string {
+  const c = cluster();
+  return execFileSync(c.E2E_PSQL, ['-h', c.E2E_POSTGRES_SOCKET_DIR, '-p', c.E2E_POSTGRES_PORT, '-U', 'postgres', '-d', database,
+    '-AtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf-8' }).trim();
+}
+
+/**
+ * A database and its owner role, both called `name`, and in `namespace` the
+ * Service `postgres` in front of the node's PostgreSQL.
+ */
+export async function createDatabase(namespace: string, name: string): Promise<Database> {
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  psql('postgres', `CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
+  psql('postgres', `CREATE DATABASE ${name} OWNER ${name}`);
+  const c = cluster();
+  const port = Number(c.E2E_POSTGRES_PORT);
+  await kubectl(['apply', '-f', '-'], {
+    namespace,
+    input: toYaml([
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'postgres' }, spec: { ports: [{ name: 'postgres', port, protocol: 'TCP' }] } },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'postgres-node', labels: { 'kubernetes.io/service-name': 'postgres' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [c.E2E_POSTGRES_HOST] }],
+        ports: [{ name: 'postgres', port, protocol: 'TCP' }],
+      },
+    ]),
+  });
+  const host = (await getJson(['service', 'postgres'], { namespace })).spec.clusterIP;
+  return { name, password, host };
+}
+
+// ---------------------------------------------------------------- releases
+
+export const SHOP = 'shop';
+export const SHOP_SELECTOR = `app.kubernetes.io/instance=${SHOP},app.kubernetes.io/component=app`;
+export const DBCONFIG_PATH = '/etc/sql-migrate/dbconfig.yml';
+/** sql-migrate's config: the password comes from the environment (sql-migrate expands `${VAR}` in `datasource`). */
+export const DBCONFIG = `production:
+  dialect: postgres
+  datasource: host=\${PGHOST} dbname=\${PGDATABASE} user=\${PGUSER} password=\${PGPASSWORD} sslmode=disable
+  dir: /migrations
+`;
+
+export type Migrator = 'sql-migrate' | 'framework';
+
+export interface ShopOptions {
+  readonly migrator?: Migrator;
+  readonly replicas?: number;
+  readonly strategy?: kplus.DeploymentStrategy;
+  /** Also gate a worker Deployment `shop-worker` (the same image) on the migration. */
+  readonly worker?: boolean;
+}
+
+/** Release `n` (1-4) of the shop, against `db`. */
+export function shopRelease(db: Database, n: number, options: ShopOptions = {}): Manifest[] {
+  const image = `e2e.local/shop:${n}.0.0`;
+  const props: MigratedApplicationProps = {
+    name: SHOP,
+    image,
+    replicas: options.replicas ?? 2,
+    strategy: options.strategy,
+    ports: [{ number: 8080, name: 'http' }],
+    readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
+    resources: SMALL,
+    config: { PGHOST: db.host, PGDATABASE: db.name, PGUSER: db.name, PGSSLMODE: 'disable' },
+    secretValues: { PGPASSWORD: db.password },
+    progressDeadline: Duration.seconds(150),
+    migration: {
+      ...(options.migrator ?? 'sql-migrate') === 'sql-migrate'
+        ? { command: ['/bin/sql-migrate', 'up', `-config=${DBCONFIG_PATH}`, '-env=production'], configFile: { path: DBCONFIG_PATH, content: DBCONFIG } }
+        : { args: ['migrate'] },
+      activeDeadline: Duration.seconds(120),
+      resources: SMALL,
+    },
+  };
+  return synthChart((chart) => {
+    const app = new MigratedApplication(chart, SHOP, props);
+    if (!options.worker) return;
+    // A second workload of the same release, as in examples/shared-migration: its pods wait for the same Job.
+    const worker = new kplus.Deployment(chart, 'worker', {
+      metadata: { name: `${SHOP}-worker` },
+      replicas: 1,
+      securityContext: { ensureNonRoot: true },
+    });
+    worker.addContainer({
+      name: 'worker',
+      image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: ['serve', '--port=9090'],
+      envFrom: [kplus.Env.fromConfigMap(app.configMap!), kplus.Env.fromSecret(app.secret!)],
+      resources: SMALL,
+      readiness: kplus.Probe.fromHttpGet('/healthz', { port: 9090, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
+    });
+    Restricted.applyTo(worker);
+    app.migration.gate(worker);
+  });
+}
+
+export const imageOf = (pod: any): string => pod.spec.containers[0].image;
+
+// ---------------------------------------------------------------- traffic
+
+/** One request of the load generator (see test/e2e/images/loadgen). */
+export interface Request {
+  readonly start: number;
+  readonly end: number;
+  readonly method: string;
+  readonly status: number;
+  readonly version: string;
+  readonly pod: string;
+  readonly error: string;
+}
+
+export const failed = (r: Request) => r.status < 200 || r.status > 299;
+
+/**
+ * The load generator, running on the node (in the cluster's network and mount
+ * namespaces) against the shop's Service, until `stop()`.
+ */
+export class Load {
+  public static async start(namespace: string, rate: number): Promise<Load> {
+    const c = cluster();
+    const ip = (await getJson(['service', SHOP], { namespace })).spec.clusterIP;
+    const dir = path.join(c.E2E_CLUSTER_DIR, 'load');
+    fs.mkdirSync(dir, { recursive: true });
+    const out = path.join(dir, `${namespace}-${Date.now()}.jsonl`);
+    const proc = start('nsenter', [`--net=${c.E2E_NETNS}`, `--mount=${c.E2E_MOUNTNS}`, '--', loadgen(),
+      `--url=http://${ip}:8080/orders`, `--rate=${rate}`, '--timeout=2s', '--max-duration=10m', `--out=${out}`]);
+    return new Load(proc, out);
+  }
+
+  private stopped?: Promise<Request[]>;
+
+  private constructor(private readonly proc: ReturnType<typeof start>, private readonly out: string) {}
+
+  /** Stops sending, waits for the requests in flight, and returns every request. */
+  public stop(): Promise<Request[]> {
+    this.stopped ??= this.collect();
+    return this.stopped;
+  }
+
+  private async collect(): Promise<Request[]> {
+    this.proc.kill('SIGINT');
+    const r = await this.proc.exited;
+    if (r.code !== 0) throw new Error(`loadgen exited with ${r.code ?? r.signal}: ${r.stderr}`);
+    const records = fs.readFileSync(this.out, 'utf-8').trim().split('\n').filter((l) => l).map((l) => JSON.parse(l) as Request);
+    fs.rmSync(this.out);
+    return records.sort((a, b) => a.start - b.start);
+  }
+}
+
+/** The load generator's binary, as images/build.sh names it. */
+function loadgen(): string {
+  const out = execFileSync(path.join(__dirname, 'images', 'build.sh'), ['--env'], { encoding: 'utf-8' });
+  return /^LOADGEN=(.*)$/m.exec(out)![1];
+}
+
+/** The p-th percentile (0-100) of `values`, nearest rank. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+// ---------------------------------------------------------------- one release, observed
+
+export interface Observed {
+  readonly appliedAt: number;
+  readonly job: string;
+  /** When the Job was first seen, and when it was first seen Complete or FailureTarget (the watch's clock). */
+  readonly jobCreatedAt: number;
+  readonly jobDoneAt: number;
+  readonly jobOutcome: 'Complete' | 'FailureTarget';
+  /** When each pod of the new image was first seen Ready, by pod name. */
+  readonly newPodsReadyAt: Map<string, number>;
+  readonly watches: { readonly job: ApiWatch; readonly pods: ApiWatch };
+}
+
+/** The pods of the workloads: every pod in the namespace but the migration Jobs'. */
+const WORKLOAD_PODS = '!batch.kubernetes.io/job-name';
+
+/**
+ * Applies `objects` (with `kubectl apply`, or with `applyFn`) while watching
+ * the Job and the workloads' pods; waits for the Job to finish, then, if it
+ * completed, for the workloads to roll out to `image`.
+ */
+export async function observeRelease(namespace: string, objects: Manifest[], image: string,
+  applyFn: () => Promise<unknown> = () => kubectl(['apply', '-f', '-'], { namespace, input: toYaml(objects) })): Promise<Observed> {
+  const job = jobNameOf(objects);
+  const selector = WORKLOAD_PODS;
+  const jobWatch = await ApiWatch.job(namespace, job);
+  const podWatch = await ApiWatch.pods(namespace, selector);
+  try {
+    const appliedAt = now();
+    await applyFn();
+    const jobDoneAt = await waitFor(() => jobWatch.firstTrue.Complete ?? jobWatch.firstTrue.FailureTarget, 180_000, `Job ${job} to finish`, 20);
+    const jobOutcome = jobWatch.firstTrue.Complete !== undefined ? 'Complete' : 'FailureTarget';
+    if (jobOutcome === 'Complete') {
+      for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+        await kubectl(['rollout', 'status', `deployment/${d.metadata.name}`, '--timeout=150s'], { namespace, timeoutMs: 160_000 });
+      }
+      // Until the old pods are gone too: their last requests count.
+      await waitFor(async () => (await getJson(['pods', '-l', selector], { namespace })).items.every((p: any) => imageOf(p) === image && isReady(p)),
+        120_000, `only ready pods of ${image} left in ${namespace}`);
+    }
+    const newPodsReadyAt = new Map<string, number>();
+    for (const e of podWatch.events) {
+      if (imageOf(e.object) !== image || !isReady(e.object) || newPodsReadyAt.has(e.object.metadata.name)) continue;
+      newPodsReadyAt.set(e.object.metadata.name, e.at);
+    }
+    return {
+      appliedAt, job, jobCreatedAt: jobWatch.events[0].at, jobDoneAt, jobOutcome, newPodsReadyAt, watches: { job: jobWatch, pods: podWatch },
+    };
+  } finally {
+    jobWatch.close();
+    podWatch.close();
+  }
+}
+
+/** The figures of one step, for the benchmark's table and the tests' log. */
+export interface Figures {
+  readonly sent: number;
+  readonly failed: number;
+  readonly p99Ms: number;
+  readonly applyToReadyMs?: number;
+  readonly migrationMs: number;
+  readonly completeToFirstReadyMs?: number;
+}
+
+export function figures(requests: Request[], o: Observed): Figures {
+  const ready = [...o.newPodsReadyAt.values()];
+  return {
+    sent: requests.length,
+    failed: requests.filter(failed).length,
+    p99Ms: percentile(requests.map((r) => r.end - r.start), 99),
+    applyToReadyMs: o.jobOutcome === 'Complete' && ready.length ? Math.max(...ready) - o.appliedAt : undefined,
+    migrationMs: o.jobDoneAt - o.jobCreatedAt,
+    completeToFirstReadyMs: o.jobOutcome === 'Complete' && ready.length ? Math.min(...ready) - o.jobDoneAt : undefined,
+  };
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/** One release of a scenario, and what was seen of it. */
+export interface Step {
+  readonly name: string;
+  /** The requests sent during the step (none for an install). */
+  readonly requests: Request[];
+  readonly observed: Observed;
+  readonly figures: Figures;
+  /** The Job and its pods, and the workloads' pods, once the step is over. */
+  readonly job: any;
+  readonly jobPods: any[];
+  readonly pods: any[];
+  /** The migrations the database records once the step is over (sql-migrate's table, or the framework's), in order. */
+  readonly migrations: string[];
+}
+
+/** Sends traffic at `rate` for 2 s, during `fn`, and for 2 s after it. */
+export async function underLoad<T>(namespace: string, rate: number, fn: () => Promise<T>): Promise<{ requests: Request[]; result: T }> {
+  const load = await Load.start(namespace, rate);
+  try {
+    await sleep(2000);
+    const result = await fn();
+    await sleep(2000);
+    return { requests: await load.stop(), result };
+  } finally {
+    await load.stop().catch(() => undefined);
+  }
+}
+
+async function step(name: string, namespace: string, db: Database, migrator: Migrator, requests: Request[], observed: Observed): Promise<Step> {
+  const table = migrator === 'sql-migrate' ? 'gorp_migrations' : 'shop_migrations';
+  return {
+    name,
+    requests,
+    observed,
+    figures: figures(requests, observed),
+    job: await getJson(['job', observed.job], { namespace }),
+    jobPods: (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${observed.job}`], { namespace })).items,
+    pods: (await getJson(['pods', '-l', WORKLOAD_PODS], { namespace })).items,
+    migrations: psql(db.name, `SELECT id FROM ${table} ORDER BY id`).split('\n').filter((l) => l),
+  };
+}
+
+/** Release `n` with `kubectl apply`; under load at `rate` unless it is 0. */
+export async function release(name: string, namespace: string, db: Database, n: number, shop: ShopOptions, rate: number): Promise<Step> {
+  const objects = shopRelease(db, n, shop);
+  const go = () => observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`);
+  const { requests, result } = rate > 0 ? await underLoad(namespace, rate, go) : { requests: [], result: await go() };
+  return step(name, namespace, db, shop.migrator ?? 'sql-migrate', requests, result);
+}
+
+/** A database for `namespace`, named after it. */
+export function databaseFor(namespace: string): Promise<Database> {
+  return createDatabase(namespace, `db_${namespace.replace(/-/g, '_')}`);
+}
+
+export interface FailedStep extends Step {
+  /** `pipeline/wait-for-release.sh`, started right after the apply, as a pipeline runs it. */
+  readonly gate: { readonly code: number | null; readonly out: string; readonly exitAfterFailureMs: number };
+  /** The old pods evicted one at a time once the migration had failed, and the pods that replaced them. */
+  readonly evicted: string[];
+  readonly replacements: string[];
+}
+
+/**
+ * Release `n`, whose migration fails, under load: the pipeline gate runs from
+ * the apply on; once the Job has failed, the old release's pods are evicted
+ * one at a time, as a node drain does, and each replacement must pass its
+ * waiter (on the old release's Job) and serve before the next eviction.
+ */
+export async function failedRelease(name: string, namespace: string, db: Database, n: number, oldImage: string, rate: number): Promise<FailedStep> {
+  const objects = shopRelease(db, n);
+  const manifests = path.join(tempDir('failed'), 'shop.k8s.yaml');
+  fs.writeFileSync(manifests, toYaml(objects));
+  let gate: ReturnType<typeof runWithKubectl> | undefined;
+  const evicted: string[] = [];
+  const replacements: string[] = [];
+  const { requests, result } = await underLoad(namespace, rate, async () => {
+    const observed = await observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`, async () => {
+      await kubectl(['apply', '-f', manifests], { namespace });
+      gate = runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', namespace, '-t', '3m', '-f', manifests]);
+    });
+    const g = await gate!;
+    const oldPods = (await getJson(['pods', '-l', SHOP_SELECTOR], { namespace })).items.filter((p: any) => imageOf(p) === oldImage);
+    for (const pod of oldPods) {
+      await kubectl(['create', '--raw', `/api/v1/namespaces/${namespace}/pods/${pod.metadata.name}/eviction`, '-f', '-'], {
+        input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.metadata.name, namespace } }),
+      });
+      evicted.push(pod.metadata.name);
+      const replacement = await waitFor(async () => (await getJson(['pods', '-l', SHOP_SELECTOR], { namespace })).items.find((p: any) =>
+        imageOf(p) === oldImage && isReady(p) && !p.metadata.deletionTimestamp && !oldPods.some((o: any) => o.metadata.name === p.metadata.name)
+        && !replacements.includes(p.metadata.name)), 120_000, `a ready replacement of ${pod.metadata.name}`);
+      replacements.push(replacement.metadata.name);
+      await waitFor(async () => (await kubectl(['get', 'pod', pod.metadata.name], { namespace, check: false })).code !== 0,
+        120_000, `${pod.metadata.name} to be gone`);
+    }
+    return { observed, gate: { code: g.code, out: g.out, exitAfterFailureMs: g.endedAt - observed.jobDoneAt } };
+  });
+  return { ...await step(name, namespace, db, 'sql-migrate', requests, result.observed), gate: result.gate, evicted, replacements };
+}
+
+/** Rolling releases with sql-migrate: install 1, then 2 (expand), 3 (fails), 4 (the fix), all under load. */
+export async function rollingReleases(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined) {
+  const db = await databaseFor(namespace);
+  const report = <S extends Step>(s: S) => { onStep(s); return s; };
+  const install = report(await release('rolling: install 1', namespace, db, 1, {}, 0));
+  const expand = report(await release('rolling: 1 -> 2 (expand)', namespace, db, 2, {}, rate));
+  const broken = report(await failedRelease('rolling: 2 -> 3 (fails; old pods evicted)', namespace, db, 3, 'e2e.local/shop:2.0.0', rate));
+  const fixed = report(await release('rolling: 2 -> 4 (the fix)', namespace, db, 4, {}, rate));
+  return { db, install, expand, broken, fixed };
+}
+
+/** The stop-the-world procedure of examples/stop-the-world/README.md, as a shell script for `namespace` and `manifests`. */
+export function stopTheWorldScript(namespace: string, manifests: string): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'examples', 'stop-the-world', 'README.md'), 'utf-8');
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('--replicas=0'));
+  if (!block) throw new Error('examples/stop-the-world/README.md: no block that scales to zero');
+  return `set -euo pipefail\n${block
+    .replace(/-n catalog/g, `-n ${namespace}`)
+    .replace(/deployment\/catalog/g, `deployment/${SHOP}`)
+    .replace(/instance=catalog/g, `instance=${SHOP}`)
+    .replace(/--timeout=40m/g, '--timeout=3m')
+    .replace(/examples\/stop-the-world\/dist\//g, manifests)}`;
+}
+
+export interface StopTheWorld extends Step {
+  /** When the framework migrator started and ended the migration (the database's clock_timestamp(), epoch ms). */
+  readonly migrationStartedAt: number;
+  readonly migrationEndedAt: number;
+  /** From the last request answered by release 1 to the first answered by release 2. */
+  readonly downtimeMs: number;
+}
+
+/** Recreate, with the framework's migrator, following the stop-the-world README: install 1, then 2 under load. */
+export async function stopTheWorld(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined) {
+  const db = await databaseFor(namespace);
+  const shop: ShopOptions = { migrator: 'framework', strategy: kplus.DeploymentStrategy.recreate() };
+  const install = await release('stop the world: install 1', namespace, db, 1, shop, 0);
+  onStep(install);
+  const objects = shopRelease(db, 2, shop);
+  const manifests = path.join(tempDir('stw'), 'shop.k8s.yaml');
+  fs.writeFileSync(manifests, toYaml(objects));
+  const { requests, result } = await underLoad(namespace, rate, () => observeRelease(namespace, objects, 'e2e.local/shop:2.0.0', async () => {
+    const r = await runWithKubectl('bash', ['-c', stopTheWorldScript(namespace, manifests)]);
+    if (r.code !== 0) throw new Error(`the stop-the-world procedure failed (${r.code}):\n${r.out}`);
+  }));
+  const [startedAt, endedAt] = psql(db.name, "SELECT extract(epoch FROM started_at) * 1000 || ' ' || extract(epoch FROM finished_at) * 1000 "
+    + "FROM shop_migrations WHERE id = '2_note.sql'").split(' ').map(Number);
+  const ok = requests.filter((r) => !failed(r));
+  const lastOld = Math.max(...ok.filter((r) => r.version === '1').map((r) => r.end));
+  const firstNew = Math.min(...ok.filter((r) => r.version === '2').map((r) => r.start));
+  const upgrade: StopTheWorld = {
+    ...await step('stop the world: 1 -> 2 (Recreate)', namespace, db, 'framework', requests, result),
+    migrationStartedAt: startedAt,
+    migrationEndedAt: endedAt,
+    downtimeMs: firstNew - lastOld,
+  };
+  onStep(upgrade);
+  return { db, install, upgrade };
+}
+
+/** An API and a worker gated on one migration (the framework's migrator): install 1, then 2 under load. */
+export async function twoWorkloads(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined) {
+  const db = await databaseFor(namespace);
+  const shop: ShopOptions = { migrator: 'framework', worker: true };
+  const install = await release('two workloads: install 1', namespace, db, 1, shop, 0);
+  onStep(install);
+  const upgrade = await release('two workloads: 1 -> 2', namespace, db, 2, shop, rate);
+  onStep(upgrade);
+  return { db, install, upgrade };
+}
