@@ -1,10 +1,10 @@
 /**
- * Helpers of the e2e suite (and of `bench/waiter.ts`): kubectl against the
- * control plane that globalSetup started, bounded waits, in-process synthesis,
- * a stand-in kubelet that patches pod status, service-account kubeconfigs,
- * and the waiter script run exactly as the Deployment renders it.
+ * Helpers of the e2e suite (and of the benchmarks in bench/): kubectl against
+ * the control plane that globalSetup started, bounded waits, in-process
+ * synthesis, service-account kubeconfigs, the waiter run on the host as the
+ * Deployment renders it, API watches, and the audit log.
  *
- * Free of jest globals, so that the benchmark can use it too.
+ * Free of jest globals, so that the benchmarks can use it too.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
