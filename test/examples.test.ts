@@ -162,7 +162,6 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
 };
 
 
-
 /** The names of the Secrets a workload's pods refer to, in any way, in order of first reference. */
 function secretsOf(workload: Manifest): string[] {
   const names: string[] = [];
