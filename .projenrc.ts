@@ -67,6 +67,15 @@ project.addTask('lint:shell', {
   exec: 'git ls-files -z -- "*.sh" .ci/run | xargs -0 shellcheck --severity=style',
 });
 
+// Policy linters over the rendered manifests: kube-score and kubesec (Go) and Checkov (PyPI),
+// which test/lint/install.sh installs into test/lint/.tools/. `.ci/run` installs and runs them;
+// `npm test` does not, so that it needs nothing but Node.js and npm.
+project.gitignore.exclude('/test/lint/.tools/');
+project.addTask('lint:k8s', {
+  description: 'kube-score, Checkov and kubesec over every example, random props and the baseline; fails on an unannotated finding (run test/lint/install.sh first)',
+  exec: 'ts-node --project test/lint/tsconfig.json test/lint/run.ts',
+});
+
 // Python, Java and Go packages: `npx projen package-all` builds them into dist/.
 // jsii-pacmak builds against the local bindings of a dependency that it finds in
 // node_modules/<dep>/dist/<language>. The registries reachable here lack some of

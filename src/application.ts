@@ -3,8 +3,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
+import { annotateException, APP_DEPLOYMENT, appChoices, OWN_PODS } from './exceptions';
 import { DatabaseMigration, MigrationOptions } from './migration';
 import { claimName, contentName, recommendedLabels } from './naming';
+import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName, checkPinnedImage,
@@ -100,8 +102,9 @@ export interface MigratedApplicationProps {
   readonly existingSecret?: kplus.ISecret;
 
   /**
-   * Resources of the application container.
-   * @default - cdk8s-plus defaults
+   * Resources of the application container. Each of CPU, memory and ephemeral
+   * storage that is left out keeps its default requests and limits.
+   * @default - requests 1 CPU, 512Mi memory and 64Mi ephemeral storage; limits 1500m CPU, 2Gi memory and 1Gi ephemeral storage
    */
   readonly resources?: kplus.ContainerResources;
 
@@ -250,6 +253,7 @@ export class MigratedApplication extends Construct {
     });
     for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
     applySeccompProfile(this.deployment);
+    for (const e of [...OWN_PODS, ...APP_DEPLOYMENT, ...appChoices({ ...props, replicas })]) annotateException(this.deployment.metadata, e);
 
     const app = this.deployment.addContainer({
       name: 'app',
@@ -259,7 +263,7 @@ export class MigratedApplication extends Construct {
       args: props.args,
       ports: props.ports,
       envVariables: envValues(props.env),
-      resources: props.resources,
+      resources: withDefaults(this.deployment, `/spec/template/spec/containers/${this.deployment.containers.length}`, props.resources, WORKLOAD_RESOURCES),
       readiness: props.readiness,
       liveness: props.liveness,
       startup: props.startup,

@@ -1,5 +1,6 @@
 export { Applier } from './applier';
 export { ApplicationMigrationOptions, MigratedApplication, MigratedApplicationProps } from './application';
+export { LintException, LintExceptionProps } from './exceptions';
 export { DatabaseMigration, DatabaseMigrationProps, MigrationConfigFile, MigrationOptions } from './migration';
 export { Restricted } from './security';
 export { WaiterOptions } from './waiter';

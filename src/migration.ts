@@ -4,7 +4,9 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier, Stage } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
+import { annotateException, annotateLibraryExceptions, OWN_PODS } from './exceptions';
 import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
+import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, podSpecPath, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabelValue, checkName,
@@ -85,8 +87,9 @@ export interface MigrationOptions {
   readonly activeDeadline?: Duration;
 
   /**
-   * Resources of the migration container.
-   * @default - cdk8s-plus defaults
+   * Resources of the migration container. Each of CPU, memory and ephemeral
+   * storage that is left out keeps its default requests and limits.
+   * @default - requests 1 CPU, 512Mi memory and 64Mi ephemeral storage; limits 1500m CPU, 2Gi memory and 1Gi ephemeral storage
    */
   readonly resources?: kplus.ContainerResources;
 
@@ -227,6 +230,7 @@ export class DatabaseMigration extends Construct {
     });
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
     this._annotate('migration', this.job);
+    for (const e of OWN_PODS) annotateException(this.job.metadata, e);
     applySeccompProfile(this.job);
 
     const container = this.job.addContainer({
@@ -236,7 +240,7 @@ export class DatabaseMigration extends Construct {
       command: props.command,
       args: props.args,
       envVariables: envValues(props.env),
-      resources: props.resources,
+      resources: withDefaults(this.job, `/spec/template/spec/containers/${this.job.containers.length}`, props.resources, WORKLOAD_RESOURCES),
       securityContext: restrictedContainer(props.securityContext),
     });
     envFrom(container, configMaps, secrets);
@@ -272,7 +276,9 @@ export class DatabaseMigration extends Construct {
    * Holds `workload`'s pods until the migration Job has completed: adds the
    * waiter's init containers (the only containers that get an API token), a
    * ServiceAccount if the workload has none, and binds it to this release's
-   * Role, which can only read this release's Job.
+   * Role, which can only read this release's Job. It annotates the workload
+   * with the kube-score and Checkov findings that the waiter's choices call for
+   * (image pull policy, NetworkPolicy, ...), each with its reason.
    *
    * The workload may live in another namespace than the migration if both
    * namespaces are set (on their charts or objects): the waiter then names the
@@ -355,11 +361,15 @@ export class DatabaseMigration extends Construct {
   }
 
   /**
-   * Annotates objects for the applier, as belonging to `stage` of the release.
+   * Annotates objects for the applier, as belonging to `stage` of the release,
+   * and with the linter findings that the library's choices call for.
    * @internal
    */
   public _annotate(stage: Stage, ...resources: kplus.Resource[]): void {
-    for (const r of resources) this.applier._annotate(r.metadata, stage);
+    for (const r of resources) {
+      this.applier._annotate(r.metadata, stage);
+      annotateLibraryExceptions(r);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { suffixedName } from './naming';
+import { DefaultResources, withDefaults } from './resources';
 import { podSpecPath, restrictedContainer } from './security';
 import { checkDuration, checkPinnedImage } from './validation';
 
@@ -75,8 +76,10 @@ export interface WaiterOptions {
   readonly notFoundTimeout?: Duration;
 
   /**
-   * Resources of each waiter container. They only wait on the API server.
-   * @default - requests 10m CPU and 32Mi memory; limits 200m CPU and 128Mi memory
+   * Resources of each waiter container. They only wait on the API server and
+   * write kubectl's discovery cache to `/tmp`. Each of CPU, memory and
+   * ephemeral storage that is left out keeps its default requests and limits.
+   * @default - requests 10m CPU, 32Mi memory and 16Mi ephemeral storage; limits 200m CPU, 128Mi memory and 64Mi ephemeral storage
    */
   readonly resources?: kplus.ContainerResources;
 
@@ -87,9 +90,10 @@ export interface WaiterOptions {
   readonly securityContext?: kplus.ContainerSecurityContextProps;
 }
 
-const WAITER_RESOURCES: kplus.ContainerResources = {
+const WAITER_RESOURCES: DefaultResources = {
   cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
   memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
+  ephemeralStorageMebibytes: { request: 16, limit: 64 },
 };
 
 /**
@@ -178,7 +182,7 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
       args: argsOf[name],
       // kubectl caches discovery under $HOME/.kube; the root filesystem is read-only.
       envVariables: { HOME: kplus.EnvValue.fromValue('/tmp') },
-      resources: options.resources ?? WAITER_RESOURCES,
+      resources: withDefaults(workload, `${spec}/initContainers/${workload.initContainers.length}`, options.resources, WAITER_RESOURCES),
       securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
     });
     container.mount('/tmp', tmp);

@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { expectSoundManifests, Manifest, newChart, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, synth, withoutLintNotes } from './helpers';
 import { Applier, MigratedApplication } from '../src';
 
 function render(applier?: Applier): Manifest[] {
@@ -26,11 +26,7 @@ function render(applier?: Applier): Manifest[] {
 const annotations = (objects: Manifest[]) =>
   Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name.replace(/-[0-9a-f]{10}$/, '-<hash>')}`, o.metadata.annotations ?? {}]));
 
-const JOB_TTL = 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished';
-const withoutTtlNote = (a: { [k: string]: any }) => Object.fromEntries(Object.entries(a).map(([k, v]) => {
-  const { [JOB_TTL]: _, ...rest } = v;
-  return [k, rest];
-}));
+const stageAnnotations = (a: { [k: string]: any }) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, withoutLintNotes(v)]));
 
 const OBJECTS = [
   'ConfigMap/shop-config-<hash>', 'Secret/shop-secret-<hash>', 'Secret/shop-migrate-secret-<hash>', 'ConfigMap/shop-migrate-files-<hash>',
@@ -40,7 +36,7 @@ const OBJECTS = [
 
 test.each([undefined, Applier.plain(), Applier.flux()])('%s: no annotations but the Job\'s TTL note', (applier) => {
   const objects = render(applier);
-  const all = withoutTtlNote(annotations(objects));
+  const all = stageAnnotations(annotations(objects));
   expect(Object.keys(all).sort()).toEqual([...OBJECTS].sort());
   for (const a of Object.values(all)) expect(a).toEqual({});
 });
@@ -50,8 +46,8 @@ test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => 
   const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
   const rbac = objects.filter((o) => o.kind === 'RoleBinding');
   expect(rbac).toHaveLength(1);
-  for (const b of rbac) expect(b.metadata.annotations).toEqual(wave(-2));
-  expect(withoutTtlNote(annotations(objects))).toEqual({
+  for (const b of rbac) expect(withoutLintNotes(b.metadata.annotations)).toEqual(wave(-2));
+  expect(stageAnnotations(annotations(objects))).toEqual({
     'ConfigMap/shop-config-<hash>': wave(-2),
     'Secret/shop-secret-<hash>': wave(-2),
     'Secret/shop-migrate-secret-<hash>': wave(-2),
@@ -74,7 +70,7 @@ test('helm: what the Job reads, then the Job, as pre-install/pre-upgrade hooks; 
     'helm.sh/hook-weight': String(weight),
     'helm.sh/hook-delete-policy': 'before-hook-creation',
   });
-  expect(withoutTtlNote(annotations(objects))).toEqual({
+  expect(stageAnnotations(annotations(objects))).toEqual({
     'ConfigMap/shop-config-<hash>': hook(-10),
     'Secret/shop-secret-<hash>': hook(-10),
     'Secret/shop-migrate-secret-<hash>': hook(-10),

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
-import { expectSoundManifests, Manifest, ofKind, one, podSpecs, waitedJob } from './helpers';
+import { expectSoundManifests, Manifest, ofKind, one, podSpecs, waitedJob, withoutLintNotes } from './helpers';
 
 /*
  * Every examples/<name>/main.ts is synthesized here, in-process, against src/
@@ -148,8 +148,7 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
         'helm.sh/hook-weight': weight,
         'helm.sh/hook-delete-policy': 'before-hook-creation',
       });
-      const annotationsOf = (kind: string) => Object.fromEntries(
-        Object.entries(one(objects, kind).metadata.annotations ?? {}).filter(([k]) => k !== IGNORE_TTL));
+      const annotationsOf = (kind: string) => withoutLintNotes(one(objects, kind).metadata.annotations);
       expect(annotationsOf('ConfigMap')).toEqual(hook('-10'));
       expect(annotationsOf('Secret')).toEqual(hook('-10'));
       expect(annotationsOf('Job')).toEqual(hook('0'));
@@ -161,8 +160,6 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
     },
   },
 };
-
-const IGNORE_TTL = 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished';
 
 
 /** The names of the Secrets a workload's pods refer to, in any way, in order of first reference. */

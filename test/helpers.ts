@@ -5,7 +5,7 @@ import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Manifest, ofKind, podSpecs, WAITER } from './manifests';
 
-export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob } from './manifests';
+export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob, withoutLintNotes } from './manifests';
 
 const MODELS: { [apiVersionKind: string]: new (data: any) => { validate(): void } } = {
   'v1/ConfigMap': ConfigMap,

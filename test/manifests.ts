@@ -40,3 +40,11 @@ export function waitedJob(owner: Manifest): string {
   if (jobs.length !== 2 || jobs[0] !== jobs[1]) throw new Error(`${owner.kind}/${owner.metadata.name}: expected two waiters on one Job, found ${jobs}`);
   return jobs[0];
 }
+
+/** Keys of the annotations that tell the policy linters (kube-linter, kube-score, Checkov) what an object keeps on purpose, and why. */
+export const LINT_NOTE = /^(ignore-check\.kube-linter\.io\/|kube-score\/ignore$|ignore-reason\.kube-score\/|checkov\.io\/skip)/;
+
+/** Annotations without the linter notes. */
+export function withoutLintNotes(annotations: { [key: string]: string } = {}): { [key: string]: string } {
+  return Object.fromEntries(Object.entries(annotations).filter(([k]) => !LINT_NOTE.test(k)));
+}

@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Manifest, newChart, one, podSpecs, synth } from './helpers';
 import { DatabaseMigration } from '../src';
@@ -65,7 +65,10 @@ describe('the rendered waiter', () => {
         capabilities: { drop: ['ALL'] },
         seccompProfile: { type: 'RuntimeDefault' },
       });
-      expect(c.resources).toEqual({ requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
+      expect(c.resources).toEqual({
+        requests: { 'cpu': '10m', 'memory': '32Mi', 'ephemeral-storage': '16Mi' },
+        limits: { 'cpu': '200m', 'memory': '128Mi', 'ephemeral-storage': '64Mi' },
+      });
       expect(c.volumeMounts).toContainEqual({ name: 'wait-for-api-tmp', mountPath: '/tmp' });
     }
     expect(spec.volumes).toContainEqual({ name: 'wait-for-api-tmp', emptyDir: {} });
@@ -92,7 +95,20 @@ describe('the rendered waiter', () => {
     expect(custom.created.image).toBe('mirror.example.com/kubectl:v1.37.2');
     expect(custom.created.args).toContain('--timeout=90s');
     expect(custom.complete.args).toContain(`--timeout=${1200 + 90 + 60}s`);
-    expect(custom.complete.resources).toEqual({ requests: { cpu: '5m' } });
+    // The CPU given replaces the default CPU; memory and ephemeral storage keep theirs.
+    expect(custom.complete.resources).toEqual({
+      requests: { 'cpu': '5m', 'memory': '32Mi', 'ephemeral-storage': '16Mi' },
+      limits: { 'memory': '128Mi', 'ephemeral-storage': '64Mi' },
+    });
+    // Ephemeral storage given replaces the default, as cdk8s-plus renders it: in whole gibibytes.
+    const storage = gatedDeployment({ resources: { ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) } } });
+    expect(storage.created.resources).toEqual({
+      requests: { 'cpu': '10m', 'memory': '32Mi', 'ephemeral-storage': '1Gi' },
+      limits: { 'cpu': '200m', 'memory': '128Mi', 'ephemeral-storage': '2Gi' },
+    });
+    // With neither CPU nor memory rendered, the default ephemeral storage still gets its requests and limits.
+    const bare = gatedDeployment({ resources: { cpu: {}, memory: {} } });
+    expect(bare.created.resources).toEqual({ requests: { 'ephemeral-storage': '16Mi' }, limits: { 'ephemeral-storage': '64Mi' } });
   });
 
   test('rejects a bad or unpinned image, or a bad bound, naming the prop', () => {

@@ -1,7 +1,7 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DatabaseMigration, Restricted } from 'cdk8s-migrated-app';
+import { DatabaseMigration, LintException, Restricted } from 'cdk8s-migrated-app';
 
 // One release of an orders service made of two workloads built from the same
 // image: an HTTP API and a queue worker. One migration Job runs per release,
@@ -58,6 +58,8 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
     resources: {
       cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
       memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+      // cdk8s-plus-27 renders ephemeral storage in whole gibibytes only.
+      ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(1) },
     },
     readiness: kplus.Probe.fromHttpGet('/readyz', { port: port.number }),
     liveness: kplus.Probe.fromHttpGet('/healthz', { port: port.number }),
@@ -66,12 +68,20 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
   // cdk8s-plus defaults to non-root, no privilege escalation and a read-only root
   // filesystem; this adds the RuntimeDefault seccomp profile and drops ALL capabilities.
   Restricted.applyTo(deployment);
+  // gate() annotates what the waiter calls for; these are this example's own choices.
+  LintException.addTo(deployment, { kubeScore: 'deployment-has-poddisruptionbudget', reason: 'Left to the cluster\'s operators in this example.' });
+  LintException.addTo(deployment, { kubeScore: 'deployment-has-host-podantiaffinity', reason: 'Left to the cluster\'s scheduler in this example.' });
   return deployment;
 }
 
 const api = ordersDeployment(chart, 'api', 'orders-api', ['serve', '--listen=:8080'], { number: 8080, name: 'http' });
 const worker = ordersDeployment(chart, 'worker', 'orders-worker', ['work', '--queue=orders', '--health=:9090'], { number: 9090, name: 'health' });
-api.exposeViaService({ name: 'orders-api', ports: [{ port: 80, targetPort: 8080, name: 'http' }] });
+const service = api.exposeViaService({ name: 'orders-api', ports: [{ port: 80, targetPort: 8080, name: 'http' }] });
+
+// The namespace is the applier's (kubectl -n, an Argo CD destination), as for the library's objects.
+const namespace = 'The namespace is the applier\'s to choose.';
+LintException.addTo(config, { checkov: 'CKV_K8S_21', reason: namespace });
+LintException.addTo(service, { checkov: 'CKV_K8S_21', reason: namespace });
 
 // Each gets the wait-for init container, a ServiceAccount of its own (neither
 // has one) and a RoleBinding to the one Role that may read this release's Job.

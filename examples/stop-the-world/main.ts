@@ -1,6 +1,6 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { MigratedApplication } from 'cdk8s-migrated-app';
+import { LintException, MigratedApplication } from 'cdk8s-migrated-app';
 
 // A Django app whose next release renames a column: the running version would
 // break against the new schema, so no old pod may serve once the migration has
@@ -9,7 +9,7 @@ import { MigratedApplication } from 'cdk8s-migrated-app';
 const app = new App();
 const chart = new Chart(app, 'stop-the-world');
 
-new MigratedApplication(chart, 'catalog', {
+const catalog = new MigratedApplication(chart, 'catalog', {
   name: 'catalog',
   image: 'ghcr.io/example/catalog:4.0.0',
   replicas: 3,
@@ -42,6 +42,12 @@ new MigratedApplication(chart, 'catalog', {
     activeDeadline: Duration.minutes(30),
     securityContext: { user: 10001, group: 10001 },
   },
+});
+
+// kube-score warns against Recreate; here it is the point. The reason goes on the Deployment.
+LintException.addTo(catalog.deployment, {
+  kubeScore: 'deployment-strategy',
+  reason: 'Recreate on purpose: no pod of the old release may serve once the migration has started.',
 });
 
 app.synth();

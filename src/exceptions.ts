@@ -1,0 +1,145 @@
+import { ApiObjectMetadataDefinition } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { PropError } from './validation';
+
+/*
+ * Findings of the policy linters that an object keeps on purpose, annotated on
+ * the object itself with each linter's own mechanism, checked at the source:
+ * - kube-score v1.20.0 (scorecard/scorecard.go): `kube-score/ignore` holds a
+ *   comma-separated list of check IDs and has no room for a reason, so each
+ *   reason goes in an annotation of its own, `ignore-reason.kube-score/<check>`;
+ * - Checkov 3.3.30 (checkov/kubernetes/kubernetes_utils.py,
+ *   `get_skipped_checks`): every annotation whose key contains
+ *   `checkov.io/skip` skips `<check ID>=<reason>`; the value is split on `=`,
+ *   so a reason must not contain one.
+ * kubesec v2.14.2 has no per-object mechanism: the README lists what it reports.
+ */
+
+const KUBE_SCORE_IGNORE = 'kube-score/ignore';
+const KUBE_SCORE_REASON = 'ignore-reason.kube-score/';
+const CHECKOV_SKIP = 'checkov.io/skip';
+const KUBE_SCORE_CHECK = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const CHECKOV_CHECK = /^CKV2?_K8S_[0-9]+$/;
+
+/** One deliberate linter finding, and why. */
+export interface LintExceptionProps {
+  /** Why the object keeps this finding. It must not contain `=`, which Checkov splits its annotations on. */
+  readonly reason: string;
+
+  /**
+   * The kube-score check ID, for example `pod-networkpolicy`.
+   * @default - none
+   */
+  readonly kubeScore?: string;
+
+  /**
+   * The Checkov check ID, for example `CKV_K8S_15`.
+   * @default - none
+   */
+  readonly checkov?: string;
+}
+
+/**
+ * Deliberate findings of kube-score and Checkov, annotated on an object with
+ * each linter's own mechanism and a reason, where both the linter and a
+ * reviewer see them. Add them all this way rather than by hand: it keeps one
+ * `kube-score/ignore` list and numbers the `checkov.io/skip<N>` annotations.
+ */
+export class LintException {
+  /** Annotates `resource` so that kube-score and Checkov skip the given checks on it, with the reason. */
+  public static addTo(resource: kplus.Resource, exception: LintExceptionProps): void {
+    annotateException(resource.metadata, exception);
+  }
+
+  private constructor() {}
+}
+
+/** `LintException.addTo()` on metadata. */
+export function annotateException(metadata: ApiObjectMetadataDefinition, exception: LintExceptionProps): void {
+  const { reason, kubeScore, checkov } = exception;
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.includes('=')) {
+    throw new PropError('reason', `must be a non-empty text without '=', which Checkov splits its annotations on (got ${JSON.stringify(reason)})`);
+  }
+  if (kubeScore === undefined && checkov === undefined) throw new PropError('kubeScore', 'or checkov must be given');
+  if (kubeScore !== undefined && !KUBE_SCORE_CHECK.test(kubeScore)) {
+    throw new PropError('kubeScore', `must be a kube-score check ID such as pod-networkpolicy (got ${JSON.stringify(kubeScore)})`);
+  }
+  if (checkov !== undefined && !CHECKOV_CHECK.test(checkov)) {
+    throw new PropError('checkov', `must be a Checkov Kubernetes check ID such as CKV_K8S_15 (got ${JSON.stringify(checkov)})`);
+  }
+  // cdk8s has no getter for annotations (and rendering them would resolve lazy names): remember what was added here.
+  const added = ADDED.get(metadata) ?? { kubeScore: [], checkov: [] };
+  ADDED.set(metadata, added);
+  if (kubeScore !== undefined) {
+    if (!added.kubeScore.includes(kubeScore)) added.kubeScore.push(kubeScore);
+    metadata.addAnnotation(KUBE_SCORE_IGNORE, added.kubeScore.join(','));
+    metadata.addAnnotation(`${KUBE_SCORE_REASON}${kubeScore}`, reason);
+  }
+  if (checkov !== undefined) {
+    if (!added.checkov.includes(checkov)) added.checkov.push(checkov);
+    metadata.addAnnotation(`${CHECKOV_SKIP}${added.checkov.indexOf(checkov) + 1}`, `${checkov}=${reason}`);
+  }
+}
+
+/** The checks annotated on each object so far, in order: Checkov's are numbered `checkov.io/skip1`, `skip2`... */
+const ADDED = new WeakMap<ApiObjectMetadataDefinition, { kubeScore: string[]; checkov: string[] }>();
+
+/** What every object this library renders keeps. */
+const EVERY_OBJECT: LintExceptionProps[] = [
+  { checkov: 'CKV_K8S_21', reason: 'The namespace is the chart\'s or the applier\'s to choose (kubectl -n, an Argo CD destination, helm -n).' },
+];
+
+/** What every workload whose pods it renders or gates keeps, for the containers the library adds. */
+const WORKLOAD: LintExceptionProps[] = [
+  {
+    kubeScore: 'container-image-pull-policy',
+    checkov: 'CKV_K8S_15',
+    reason: 'IfNotPresent: images are pinned by a tag other than latest or by a digest (checked at synth), so a node reuses the very image without asking the registry at each pod start.',
+  },
+  { checkov: 'CKV_K8S_43', reason: 'Images are pinned by a tag other than latest or by a digest, checked at synth; a digest is the user\'s choice.' },
+  { checkov: 'CKV_K8S_35', reason: 'The app and the migration take their settings from environment variables, Secrets included (envFrom), as most migration tools expect.' },
+  {
+    kubeScore: 'pod-networkpolicy',
+    checkov: 'CKV2_K8S_6',
+    reason: 'Who may reach these pods and what they must reach (the database, the API server) is known to the cluster, not the library: bring a NetworkPolicy or a namespace default-deny.',
+  },
+];
+
+/** What the pods the library itself renders keep: the application's and the migration's. */
+export const OWN_PODS: LintExceptionProps[] = [
+  {
+    kubeScore: 'container-security-context-user-group-id',
+    checkov: 'CKV_K8S_40',
+    reason: 'The UID and GID are the image\'s own or those securityContext sets; runAsNonRoot holds them to non-root either way.',
+  },
+];
+
+/** What the application's Deployment keeps. */
+export const APP_DEPLOYMENT: LintExceptionProps[] = [
+  {
+    kubeScore: 'deployment-has-poddisruptionbudget',
+    reason: 'How many pods may be down during a drain is the application\'s availability choice: add a PodDisruptionBudget next to it.',
+  },
+  {
+    kubeScore: 'deployment-has-host-podantiaffinity',
+    reason: 'Spreading pods over nodes is a scheduling choice of the application and the cluster: use deployment.scheduling.spread() or topology spread constraints.',
+  },
+];
+
+/** What the application's Deployment keeps when its props leave a probe out, or ask for one replica. */
+export function appChoices(props: { readiness?: unknown; liveness?: unknown; replicas: number }): LintExceptionProps[] {
+  return [
+    ...props.readiness ? [] : [
+      { kubeScore: 'pod-probes', checkov: 'CKV_K8S_9', reason: 'No readiness probe was given (the readiness prop): the library cannot guess how the app tells it is ready.' },
+    ],
+    ...props.liveness ? [] : [
+      { checkov: 'CKV_K8S_8', reason: 'No liveness probe was given (the liveness prop): one only helps an app that can hang without exiting.' },
+    ],
+    ...props.replicas > 1 ? [] : [{ kubeScore: 'deployment-replicas', reason: 'One replica was asked for (the replicas prop).' }],
+  ];
+}
+
+/** Annotates the exceptions the library's own choices call for on `resource`. */
+export function annotateLibraryExceptions(resource: kplus.Resource): void {
+  for (const e of [...EVERY_OBJECT, ...resource instanceof kplus.Workload ? WORKLOAD : []]) annotateException(resource.metadata, e);
+}

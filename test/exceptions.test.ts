@@ -1,0 +1,112 @@
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Manifest, newChart, one, podSpecs, synth } from './helpers';
+import { LintException, MigratedApplication, MigratedApplicationProps } from '../src';
+
+const BASE: MigratedApplicationProps = { name: 'shop', image: 'ghcr.io/acme/shop:2.4.1', ports: [{ number: 8080, name: 'http' }] };
+
+function render(props: Partial<MigratedApplicationProps> = {}): Manifest[] {
+  const chart = newChart();
+  new MigratedApplication(chart, 'shop', { ...BASE, ...props });
+  return synth(chart);
+}
+
+/** The checks an object skips: kube-score's with their reasons, and Checkov's `id=reason` values. */
+function exceptions(o: Manifest) {
+  const a: { [key: string]: string } = o.metadata.annotations ?? {};
+  const kubeScore = (a['kube-score/ignore'] ?? '').split(',').filter((id) => id !== '');
+  const checkov = Object.entries(a).filter(([k]) => k.startsWith('checkov.io/skip')).map(([, v]) => v.split('=')[0]);
+  return { kubeScore, checkov, annotations: a };
+}
+
+describe('LintException', () => {
+  test('annotates each linter\'s mechanism, with the reason, once per check', () => {
+    const chart = newChart();
+    const cm = new kplus.ConfigMap(chart, 'cm', { metadata: { name: 'cm' } });
+    LintException.addTo(cm, { kubeScore: 'pod-networkpolicy', checkov: 'CKV2_K8S_6', reason: 'because' });
+    LintException.addTo(cm, { kubeScore: 'deployment-strategy', reason: 'on purpose' });
+    LintException.addTo(cm, { checkov: 'CKV_K8S_21', reason: 'ns' });
+    LintException.addTo(cm, { checkov: 'CKV2_K8S_6', reason: 'a better reason' });
+    expect(one(synth(chart), 'ConfigMap').metadata.annotations).toEqual({
+      'kube-score/ignore': 'pod-networkpolicy,deployment-strategy',
+      'ignore-reason.kube-score/pod-networkpolicy': 'because',
+      'ignore-reason.kube-score/deployment-strategy': 'on purpose',
+      'checkov.io/skip1': 'CKV2_K8S_6=a better reason',
+      'checkov.io/skip2': 'CKV_K8S_21=ns',
+    });
+  });
+
+  test.each([
+    [{ reason: 'a=b', checkov: 'CKV_K8S_21' }, /^reason: must be a non-empty text without '='/],
+    [{ reason: ' ', checkov: 'CKV_K8S_21' }, /^reason: /],
+    [{ reason: 'why' }, /^kubeScore: or checkov must be given/],
+    [{ reason: 'why', kubeScore: 'Pod NetworkPolicy' }, /^kubeScore: must be a kube-score check ID/],
+    [{ reason: 'why', checkov: 'CKV_AWS_1' }, /^checkov: must be a Checkov Kubernetes check ID/],
+  ])('refuses %j', (exception, error) => {
+    const chart = newChart();
+    const cm = new kplus.ConfigMap(chart, 'cm');
+    expect(() => LintException.addTo(cm, exception)).toThrow(error);
+  });
+});
+
+describe('the library\'s own exceptions', () => {
+  const objects = render({ config: { A: '1' }, secretValues: { B: '2' } });
+
+  test('every object leaves its namespace to the chart or the applier', () => {
+    for (const o of objects) expect([o.kind, exceptions(o).checkov]).toEqual([o.kind, expect.arrayContaining(['CKV_K8S_21'])]);
+  });
+
+  test('the pods it renders keep the pull policy, tags, env Secrets, UID and NetworkPolicy findings, with reasons', () => {
+    for (const kind of ['Job', 'Deployment']) {
+      const { kubeScore, checkov, annotations } = exceptions(one(objects, kind));
+      expect(kubeScore).toEqual(expect.arrayContaining(['container-image-pull-policy', 'pod-networkpolicy', 'container-security-context-user-group-id']));
+      expect(checkov).toEqual(expect.arrayContaining(['CKV_K8S_15', 'CKV_K8S_43', 'CKV_K8S_35', 'CKV2_K8S_6', 'CKV_K8S_40']));
+      for (const id of kubeScore) expect(annotations[`ignore-reason.kube-score/${id}`]).toMatch(/\w+/);
+    }
+    expect(exceptions(one(objects, 'Deployment')).kubeScore).toEqual(expect.arrayContaining(['deployment-has-poddisruptionbudget', 'deployment-has-host-podantiaffinity']));
+  });
+
+  test('missing probes and a single replica are annotated only when the props ask for them', () => {
+    const without = exceptions(one(render({ replicas: 1 }), 'Deployment'));
+    expect(without.kubeScore).toEqual(expect.arrayContaining(['pod-probes', 'deployment-replicas']));
+    expect(without.checkov).toEqual(expect.arrayContaining(['CKV_K8S_8', 'CKV_K8S_9']));
+    const probe = kplus.Probe.fromTcpSocket({ port: 8080 });
+    const withProbes = exceptions(one(render({ readiness: probe, liveness: probe }), 'Deployment'));
+    expect(withProbes.kubeScore).not.toEqual(expect.arrayContaining(['pod-probes']));
+    expect(withProbes.kubeScore).not.toEqual(expect.arrayContaining(['deployment-replicas']));
+    expect(withProbes.checkov).not.toEqual(expect.arrayContaining(['CKV_K8S_8']));
+    expect(withProbes.checkov).not.toEqual(expect.arrayContaining(['CKV_K8S_9']));
+  });
+});
+
+describe('resources', () => {
+  const containers = (objects: Manifest[]) => podSpecs(objects).flatMap(({ spec }) => [...spec.initContainers ?? [], ...spec.containers]);
+
+  test('every container gets requests and limits of CPU, memory and ephemeral storage', () => {
+    const all = containers(render());
+    expect(all).toHaveLength(4); // the app, the migration and the two waiters
+    for (const c of all) {
+      for (const kind of ['requests', 'limits']) expect([c.name, Object.keys(c.resources[kind]).sort()]).toEqual([c.name, ['cpu', 'ephemeral-storage', 'memory']]);
+    }
+    const app = one(render(), 'Deployment').spec.template.spec.containers[0];
+    expect(app.resources).toEqual({
+      requests: { 'cpu': '1000m', 'memory': '512Mi', 'ephemeral-storage': '64Mi' },
+      limits: { 'cpu': '1500m', 'memory': '2048Mi', 'ephemeral-storage': '1024Mi' },
+    });
+  });
+
+  test('what is given replaces the default of that resource only', () => {
+    const objects = render({
+      resources: { memory: { request: Size.mebibytes(100), limit: Size.mebibytes(200) } },
+      migration: { resources: { ephemeralStorage: { request: Size.gibibytes(1), limit: Size.gibibytes(2) } } },
+    });
+    expect(one(objects, 'Deployment').spec.template.spec.containers[0].resources).toEqual({
+      requests: { 'cpu': '1000m', 'memory': '100Mi', 'ephemeral-storage': '64Mi' },
+      limits: { 'cpu': '1500m', 'memory': '200Mi', 'ephemeral-storage': '1024Mi' },
+    });
+    expect(one(objects, 'Job').spec.template.spec.containers[0].resources).toEqual({
+      requests: { 'cpu': '1000m', 'memory': '512Mi', 'ephemeral-storage': '1Gi' },
+      limits: { 'cpu': '1500m', 'memory': '2048Mi', 'ephemeral-storage': '2Gi' },
+    });
+  });
+});
