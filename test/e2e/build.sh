@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the e2e cluster's binaries from the Go modules pinned in
 # test/e2e/controlplane/go.mod, test/e2e/controlplane/etcd/go.mod and
-# test/e2e/kubectl/go.mod, then the node's container images
+# test/e2e/kubectl/go.mod, the helm CLI from test/e2e/helm/go.mod, then the
+# node's container images
 # (test/e2e/images/build.sh).
 #
 # Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager,
 #                                            kube-scheduler,kubelet,kube-proxy}
 #         test/e2e/.bin/etcd-<version>/etcd
 #         test/e2e/.bin/kubectl-<version>/kubectl   the waiter's kubectl (its image's version)
+#         test/e2e/.bin/helm-<version>/helm         for helm.e2e.test.ts
 #         test/e2e/.bin/images/*.tar                 OCI archives (images/build.sh)
 # A binary is built only when it is missing from its versioned folder, so
 # bumping a pinned version triggers a rebuild and nothing else does. A cold
@@ -19,7 +21,8 @@
 #        build.sh --check    exit 0 if everything is built, 1 otherwise
 #        build.sh --env      print K8S_VERSION, ETCD_VERSION, KUBE_APISERVER,
 #                            KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET,
-#                            KUBE_PROXY, ETCD, WAITER_KUBECTL, WAITER_KUBECTL_VERSION
+#                            KUBE_PROXY, ETCD, WAITER_KUBECTL, WAITER_KUBECTL_VERSION,
+#                            HELM, HELM_VERSION
 #                            (KEY=value lines, shell-quoted; no build)
 # Env:   E2E_BIN_DIR         cache folder (default test/e2e/.bin)
 set -euo pipefail
@@ -29,6 +32,7 @@ BIN_ROOT="${E2E_BIN_DIR:-$HERE/.bin}"
 K8S_MOD_DIR="$HERE/controlplane"
 ETCD_MOD_DIR="$HERE/controlplane/etcd"
 KUBECTL_MOD_DIR="$HERE/kubectl"
+HELM_MOD_DIR="$HERE/helm"
 
 # Reads "<module> vX.Y.Z" out of a go.mod without touching the network.
 mod_version() {
@@ -52,9 +56,11 @@ ETCD_VERSION="$(mod_version "$ETCD_MOD_DIR/go.mod" go.etcd.io/etcd/server/v3)"
 # The staging module k8s.io/kubectl v0.X.Y is released with kubectl v1.X.Y.
 KUBECTL_MOD_VERSION="$(mod_version "$KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
 WAITER_KUBECTL_VERSION="v1.${KUBECTL_MOD_VERSION#v0.}"
+HELM_VERSION="$(mod_version "$HELM_MOD_DIR/go.mod" helm.sh/helm/v4)"
 K8S_BIN_DIR="$BIN_ROOT/kubernetes-$K8S_VERSION"
 ETCD_BIN_DIR="$BIN_ROOT/etcd-$ETCD_VERSION"
 KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$WAITER_KUBECTL_VERSION"
+HELM_BIN_DIR="$BIN_ROOT/helm-$HELM_VERSION"
 K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 missing_k8s() {
@@ -66,6 +72,7 @@ missing_k8s() {
 have_k8s() { [[ -z "$(missing_k8s)" ]]; }
 have_etcd() { [[ -x "$ETCD_BIN_DIR/etcd" ]]; }
 have_kubectl() { [[ -x "$KUBECTL_BIN_DIR/kubectl" ]]; }
+have_helm() { [[ -x "$HELM_BIN_DIR/helm" ]]; }
 
 case "${1:-}" in
   --env)
@@ -79,10 +86,12 @@ case "${1:-}" in
     printf 'ETCD=%q\n' "$ETCD_BIN_DIR/etcd"
     printf 'WAITER_KUBECTL=%q\n' "$KUBECTL_BIN_DIR/kubectl"
     printf 'WAITER_KUBECTL_VERSION=%q\n' "$WAITER_KUBECTL_VERSION"
+    printf 'HELM=%q\n' "$HELM_BIN_DIR/helm"
+    printf 'HELM_VERSION=%q\n' "$HELM_VERSION"
     exit 0
     ;;
   --check)
-    have_k8s && have_etcd && have_kubectl && "$HERE/images/build.sh" --check
+    have_k8s && have_etcd && have_kubectl && have_helm && "$HERE/images/build.sh" --check
     exit $?
     ;;
   "") ;;
@@ -168,6 +177,17 @@ else
   echo "build.sh: kubectl $WAITER_KUBECTL_VERSION built in $((SECONDS - start))s"
 fi
 
-ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR"
+if have_helm; then
+  echo "build.sh: helm $HELM_VERSION already built in $HELM_BIN_DIR (skipping)"
+else
+  echo "build.sh: building helm $HELM_VERSION into $HELM_BIN_DIR"
+  start=$SECONDS
+  # The version Helm's Makefile stamps (`helm version` would say v4.3 otherwise).
+  build_into "$HELM_BIN_DIR" "$HELM_MOD_DIR" "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm \
+    helm.sh/helm/v4/cmd/helm
+  echo "build.sh: helm $HELM_VERSION built in $((SECONDS - start))s"
+fi
+
+ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$HELM_BIN_DIR"
 
 "$HERE/images/build.sh"
