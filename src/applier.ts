@@ -11,6 +11,30 @@ export type Stage = 'config' | 'rbac' | 'migration' | 'workload';
 type StageAnnotations = { [stage in Stage]?: { [key: string]: string } };
 
 /**
+ * Options of `Applier.helm()`.
+ */
+export interface HelmApplierOptions {
+  /**
+   * Leave a hook whose manifest did not change where it is on `helm upgrade`,
+   * instead of deleting it and creating it again: the migration then runs
+   * once per Job name, not once per `helm upgrade`, and the ConfigMaps,
+   * Secrets and Job that running pods read never disappear.
+   *
+   * It needs Helm 4 with server-side apply, its default for releases it
+   * installs: Helm 4 then applies an existing, unchanged hook as a no-op and
+   * finds the Job already complete. Helm 3, and Helm 4 with
+   * `--server-side=false` or on a release installed by Helm 3 (`auto` keeps
+   * client-side apply), create hooks with a plain create, which fails with
+   * "already exists" as soon as one is unchanged. The hooks get
+   * `hook-delete-policy: hook-failed`: a failed Job is deleted once Helm has
+   * printed its log, so running the same release again runs it again.
+   *
+   * @default false
+   */
+  readonly keepUnchangedHooks?: boolean;
+}
+
+/**
  * How the order "config, then migration, then workloads" is also told to the
  * tool that applies the manifests. Whatever the applier, every gated pod keeps
  * its wait-for init container, so the order holds at run time regardless.
@@ -47,17 +71,31 @@ export class Applier {
    * Helm hooks, for charts made with `cdk8s synth --format helm` or wrapped by
    * hand: the Job and the ConfigMaps and Secrets it reads become
    * `pre-install,pre-upgrade` hooks (weight -10 for what it reads, 0 for the
-   * Job) that Helm deletes before creating them again. Hook resources are not
-   * part of the release: `helm uninstall` leaves them, and old hashed
-   * ConfigMaps and Secrets stay until deleted by hand.
+   * Job), so Helm runs the Job to completion before it touches the
+   * Deployment, and a failed Job fails the upgrade at once, with the
+   * migration's log in Helm's output (`hook-output-log-policy: hook-failed`).
+   * Hook resources are not part of the release: `helm uninstall` leaves them,
+   * and old hashed ConfigMaps and Secrets and old Jobs stay until deleted.
+   *
+   * By default the hooks are deleted and created again on every
+   * `helm upgrade` (`hook-delete-policy: before-hook-creation`, which is also
+   * what Helm does when no policy is set): an upgrade that keeps the Job's
+   * name runs the migration again, and a pod that starts meanwhile waits for
+   * that run. See `HelmApplierOptions.keepUnchangedHooks` for Helm 4.
+   * @param options what Helm does with unchanged hooks on an upgrade
    */
-  public static helm(): Applier {
+  public static helm(options: HelmApplierOptions = {}): Applier {
     const hook = (weight: number) => ({
       'helm.sh/hook': 'pre-install,pre-upgrade',
       'helm.sh/hook-weight': String(weight),
-      'helm.sh/hook-delete-policy': 'before-hook-creation',
+      // Helm 3 and 4 (pkg/action/hooks.go) delete a hook before creating it only under before-hook-creation, which is
+      // also their default when no policy is given; any other policy leaves an existing hook to be created over.
+      'helm.sh/hook-delete-policy': options.keepUnchangedHooks ? 'hook-failed' : 'before-hook-creation',
     });
-    return new Applier('helm', { config: hook(-10), migration: hook(0) });
+    return new Applier('helm', {
+      config: hook(-10),
+      migration: { ...hook(0), 'helm.sh/hook-output-log-policy': 'hook-failed' },
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-export { Applier } from './applier';
+export { Applier, HelmApplierOptions } from './applier';
 export { ApplicationMigrationOptions, MigratedApplication, MigratedApplicationProps } from './application';
 export { LintException, LintExceptionProps } from './exceptions';
 export { DatabaseMigration, DatabaseMigrationProps, MigrationConfigFile, MigrationOptions } from './migration';

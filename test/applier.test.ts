@@ -63,19 +63,23 @@ test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => 
   });
 });
 
-test('helm: what the Job reads, then the Job, as pre-install/pre-upgrade hooks; the rest stays in the release', () => {
-  const objects = render(Applier.helm());
+test.each([
+  ['by default', Applier.helm(), 'before-hook-creation'],
+  ['keepUnchangedHooks', Applier.helm({ keepUnchangedHooks: true }), 'hook-failed'],
+])('helm %s: what the Job reads, then the Job, as pre-install/pre-upgrade hooks; the rest stays in the release', (_label, applier, policy) => {
+  const objects = render(applier);
   const hook = (weight: number) => ({
     'helm.sh/hook': 'pre-install,pre-upgrade',
     'helm.sh/hook-weight': String(weight),
-    'helm.sh/hook-delete-policy': 'before-hook-creation',
+    'helm.sh/hook-delete-policy': policy,
   });
   expect(stageAnnotations(annotations(objects))).toEqual({
     'ConfigMap/shop-config-<hash>': hook(-10),
     'Secret/shop-secret-<hash>': hook(-10),
     'Secret/shop-migrate-secret-<hash>': hook(-10),
     'ConfigMap/shop-migrate-files-<hash>': hook(-10),
-    'Job/shop-migrate-<hash>': hook(0),
+    // Helm prints the migration's log when it fails.
+    'Job/shop-migrate-<hash>': { ...hook(0), 'helm.sh/hook-output-log-policy': 'hook-failed' },
     'ServiceAccount/shop': {},
     'ServiceAccount/worker': {},
     'Role/shop-reader-<hash>': {},

@@ -151,7 +151,8 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
       const annotationsOf = (kind: string) => withoutLintNotes(one(objects, kind).metadata.annotations);
       expect(annotationsOf('ConfigMap')).toEqual(hook('-10'));
       expect(annotationsOf('Secret')).toEqual(hook('-10'));
-      expect(annotationsOf('Job')).toEqual(hook('0'));
+      // Helm prints the migration's log when it fails.
+      expect(annotationsOf('Job')).toEqual({ ...hook('0'), 'helm.sh/hook-output-log-policy': 'hook-failed' });
       for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service']) expect([kind, annotationsOf(kind)]).toEqual([kind, {}]);
       // The Deployment keeps its init container: the order also holds outside of Helm's hooks.
       expect(waitedJob(one(objects, 'Deployment'))).toEqual(one(objects, 'Job').metadata.name);

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the e2e cluster's binaries from the Go modules pinned in
 # test/e2e/controlplane/go.mod, test/e2e/controlplane/etcd/go.mod and
-# test/e2e/kubectl/go.mod, sql-migrate from test/e2e/sql-migrate/go.mod, then
-# the node's container images (test/e2e/images/build.sh).
+# test/e2e/kubectl/go.mod, sql-migrate from test/e2e/sql-migrate/go.mod, the
+# helm CLI from test/e2e/helm/go.mod, then the node's container images
+# (test/e2e/images/build.sh).
 #
 # Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager,
 #                                            kube-scheduler,kubelet,kube-proxy}
 #         test/e2e/.bin/etcd-<version>/etcd
 #         test/e2e/.bin/kubectl-<version>/kubectl   the waiter's kubectl (its image's version)
 #         test/e2e/.bin/sql-migrate-<version>/sql-migrate  packed into the shop images
+#         test/e2e/.bin/helm-<version>/helm         for helm.e2e.test.ts
 #         test/e2e/.bin/images/*.tar                 OCI archives (images/build.sh)
 # A binary is built only when it is missing from its versioned folder, so
 # bumping a pinned version triggers a rebuild and nothing else does. A cold
@@ -21,7 +23,7 @@
 #        build.sh --env      print K8S_VERSION, ETCD_VERSION, KUBE_APISERVER,
 #                            KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET,
 #                            KUBE_PROXY, ETCD, WAITER_KUBECTL, WAITER_KUBECTL_VERSION,
-#                            SQL_MIGRATE, SQL_MIGRATE_VERSION
+#                            SQL_MIGRATE, SQL_MIGRATE_VERSION, HELM, HELM_VERSION
 #                            (KEY=value lines, shell-quoted; no build)
 # Env:   E2E_BIN_DIR         cache folder (default test/e2e/.bin)
 set -euo pipefail
@@ -32,6 +34,7 @@ K8S_MOD_DIR="$HERE/controlplane"
 ETCD_MOD_DIR="$HERE/controlplane/etcd"
 KUBECTL_MOD_DIR="$HERE/kubectl"
 SQL_MIGRATE_MOD_DIR="$HERE/sql-migrate"
+HELM_MOD_DIR="$HERE/helm"
 
 # Reads "<module> vX.Y.Z" out of a go.mod without touching the network.
 mod_version() {
@@ -56,10 +59,12 @@ ETCD_VERSION="$(mod_version "$ETCD_MOD_DIR/go.mod" go.etcd.io/etcd/server/v3)"
 KUBECTL_MOD_VERSION="$(mod_version "$KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
 WAITER_KUBECTL_VERSION="v1.${KUBECTL_MOD_VERSION#v0.}"
 SQL_MIGRATE_VERSION="$(mod_version "$SQL_MIGRATE_MOD_DIR/go.mod" github.com/rubenv/sql-migrate)"
+HELM_VERSION="$(mod_version "$HELM_MOD_DIR/go.mod" helm.sh/helm/v4)"
 K8S_BIN_DIR="$BIN_ROOT/kubernetes-$K8S_VERSION"
 ETCD_BIN_DIR="$BIN_ROOT/etcd-$ETCD_VERSION"
 KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$WAITER_KUBECTL_VERSION"
 SQL_MIGRATE_BIN_DIR="$BIN_ROOT/sql-migrate-$SQL_MIGRATE_VERSION"
+HELM_BIN_DIR="$BIN_ROOT/helm-$HELM_VERSION"
 K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 missing_k8s() {
@@ -72,6 +77,7 @@ have_k8s() { [[ -z "$(missing_k8s)" ]]; }
 have_etcd() { [[ -x "$ETCD_BIN_DIR/etcd" ]]; }
 have_kubectl() { [[ -x "$KUBECTL_BIN_DIR/kubectl" ]]; }
 have_sql_migrate() { [[ -x "$SQL_MIGRATE_BIN_DIR/sql-migrate" ]]; }
+have_helm() { [[ -x "$HELM_BIN_DIR/helm" ]]; }
 
 case "${1:-}" in
   --env)
@@ -87,10 +93,12 @@ case "${1:-}" in
     printf 'WAITER_KUBECTL_VERSION=%q\n' "$WAITER_KUBECTL_VERSION"
     printf 'SQL_MIGRATE=%q\n' "$SQL_MIGRATE_BIN_DIR/sql-migrate"
     printf 'SQL_MIGRATE_VERSION=%q\n' "$SQL_MIGRATE_VERSION"
+    printf 'HELM=%q\n' "$HELM_BIN_DIR/helm"
+    printf 'HELM_VERSION=%q\n' "$HELM_VERSION"
     exit 0
     ;;
   --check)
-    have_k8s && have_etcd && have_kubectl && have_sql_migrate && "$HERE/images/build.sh" --check
+    have_k8s && have_etcd && have_kubectl && have_sql_migrate && have_helm && "$HERE/images/build.sh" --check
     exit $?
     ;;
   "") ;;
@@ -185,6 +193,17 @@ else
   echo "build.sh: sql-migrate $SQL_MIGRATE_VERSION built in $((SECONDS - start))s"
 fi
 
-ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR"
+if have_helm; then
+  echo "build.sh: helm $HELM_VERSION already built in $HELM_BIN_DIR (skipping)"
+else
+  echo "build.sh: building helm $HELM_VERSION into $HELM_BIN_DIR"
+  start=$SECONDS
+  # The version Helm's Makefile stamps (`helm version` would say v4.3 otherwise).
+  build_into "$HELM_BIN_DIR" "$HELM_MOD_DIR" "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm \
+    helm.sh/helm/v4/cmd/helm
+  echo "build.sh: helm $HELM_VERSION built in $((SECONDS - start))s"
+fi
+
+ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR"
 
 "$HERE/images/build.sh"
