@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
@@ -179,6 +179,20 @@ describe('bad input is refused at synth time, naming the prop', () => {
 describe('random props', () => {
   const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/);
   const anyName = fc.string({ maxLength: 10 });
+  const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
+  const subdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.'));
+  const subdomains = fc.uniqueArray(subdomain, { maxLength: 2 });
+  const labelName = fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?$/);
+  const labelKey = fc.tuple(fc.option(subdomain, { nil: undefined }), labelName)
+    .map(([prefix, name]) => (prefix ? `${prefix}/${name}` : name))
+    .filter((k) => !k.startsWith('app.kubernetes.io/') && !k.startsWith('cdk8s.io/'));
+  const labelValue = fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?)?$/);
+  const labels = fc.dictionary(labelKey, labelValue, { maxKeys: 3 });
+  /** Up to two extra containers, named `<prefix>-<i>` so that they never clash with the library's. */
+  const containers = (prefix: string) => fc.array(fc.record({
+    image: fc.constantFrom('proxy:1', 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1', `git@sha256:${'c'.repeat(64)}`),
+    args: fc.option(fc.array(fc.string(), { maxLength: 3 }), { nil: undefined }),
+  }), { maxLength: 2 }).map((cs) => cs.map((c, i) => ({ ...c, name: `${prefix}-${i}` })));
   const validProps = fc.record({
     // Every name that validation accepts, of any length up to the full 63 characters.
     name: fc.integer({ min: 1, max: 63 }).chain((length) => fc.tuple(
@@ -198,13 +212,45 @@ describe('random props', () => {
       backoffLimit: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
       activeDeadline: fc.option(fc.integer({ min: 1, max: 3600 }).map(Duration.seconds), { nil: undefined }),
       waiter: fc.option(fc.record({ notFoundTimeout: fc.integer({ min: 1, max: 3600 }).map(Duration.seconds) }), { nil: undefined }),
+      sidecars: containers('side'),
+      initContainers: containers('init'),
+      imagePullSecrets: subdomains,
+      // Prefixed with `sa.` in build(): a dot that no app name has.
+      serviceAccount: fc.option(subdomain, { nil: undefined }),
+      nodeSelector: fc.option(labels, { nil: undefined }),
+      tolerations: fc.array(fc.tuple(labelKey, labelValue), { maxLength: 2 }),
+      nodeAffinity: fc.array(fc.tuple(labelKey, fc.array(labelValue, { minLength: 1, maxLength: 2 })), { maxLength: 2 }),
+      priorityClassName: fc.option(subdomain, { nil: undefined }),
+      podLabels: fc.option(labels, { nil: undefined }),
+      podAnnotations: fc.option(fc.dictionary(labelKey, fc.string()), { nil: undefined }),
     }),
+    sidecars: containers('proxy'),
+    imagePullSecrets: subdomains,
+    podLabels: fc.option(labels, { nil: undefined }),
+    podAnnotations: fc.option(fc.dictionary(labelKey, fc.string()), { nil: undefined }),
   });
+
+  /** The arbitrary props, with the names of Secrets and ServiceAccounts made into references in `chart`. */
+  function build(chart: Chart, props: any): MigratedApplicationProps {
+    const secrets = (ns: string[]) => ns.map((n, i) => kplus.Secret.fromSecretName(chart, `pull-${chart.node.children.length}-${i}`, n));
+    const m = props.migration;
+    return {
+      ...props,
+      imagePullSecrets: secrets(props.imagePullSecrets),
+      migration: {
+        ...m,
+        imagePullSecrets: secrets(m.imagePullSecrets),
+        serviceAccount: m.serviceAccount === undefined ? undefined : new kplus.ServiceAccount(chart, 'job-identity', { metadata: { name: `sa.${m.serviceAccount}` }, automountToken: false }),
+        tolerations: m.tolerations.map(([k, v]: [string, string]) => kplus.NodeTaintQuery.is(k, v)),
+        nodeAffinity: m.nodeAffinity.map(([k, vs]: [string, string[]]) => kplus.NodeLabelQuery.in(k, vs)),
+      },
+    };
+  }
 
   test('accepted props always yield sound manifests', () => {
     fc.assert(fc.property(validProps, (props) => {
       const chart = newChart();
-      new MigratedApplication(chart, 'app', props);
+      new MigratedApplication(chart, 'app', build(chart, props));
       expectSoundManifests(synth(chart));
     }), { numRuns: 100 });
   });
@@ -219,6 +265,13 @@ describe('random props', () => {
     [/^env\./, anyName.filter((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)).map((n) => (p: any) => ({ ...p, env: { [n]: 'x' } }))],
     [/^migration\.backoffLimit:/, fc.integer({ max: -1 }).map((b) => (p: any) => ({ ...p, migration: { ...p.migration, backoffLimit: b } }))],
     [/^migration\.command:/, fc.constant((p: any) => ({ ...p, migration: { ...p.migration, command: [] } }))],
+    [/^sidecars\[0\]\.name:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)).map((n) => (p: any) => ({ ...p, sidecars: [{ name: n, image: 'proxy:1' }] }))],
+    [/^migration\.initContainers\[0\]\.image:/, fc.constantFrom('', 'UPPER:1', 'a b').map((i) => (p: any) => ({ ...p, migration: { ...p.migration, initContainers: [{ name: 'x', image: i }] } }))],
+    [/^imagePullSecrets\[0\]:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(n)).map((n) => (p: any) => ({ ...p, imagePullSecrets: [n] }))],
+    [/^migration\.nodeSelector\./, anyName.filter((v) => !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v)).map((v) => (p: any) => ({ ...p, migration: { ...p.migration, nodeSelector: { pool: v } } }))],
+    [/^migration\.priorityClassName:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(n)).map((n) => (p: any) => ({ ...p, migration: { ...p.migration, priorityClassName: n } }))],
+    [/^podLabels\./, fc.constantFrom('app.kubernetes.io/name', 'cdk8s.io/metadata.addr', 'a b', '-x').map((k) => (p: any) => ({ ...p, podLabels: { [k]: 'v' } }))],
+    [/^migration\.podAnnotations\./, fc.constantFrom('/x', 'a/b/c', 'x'.repeat(64)).map((k) => (p: any) => ({ ...p, migration: { ...p.migration, podAnnotations: { [k]: 'v' } } }))],
   ];
 
   test.each(mutations.map(([prop, m]) => [prop.source, prop, m] as const))('refused %s: an Error naming the prop', (_source, prop, mutation) => {
@@ -226,7 +279,7 @@ describe('random props', () => {
       const chart = newChart();
       let error: unknown;
       try {
-        new MigratedApplication(chart, 'app', mutate(props));
+        new MigratedApplication(chart, 'app', build(chart, mutate(props)));
       } catch (e) {
         error = e;
       }
