@@ -14,7 +14,11 @@
 #   example.tar  e2e.local/example:{1.0.0,1.1.0,2.0.0}  ./example as /bin/example (the ENTRYPOINT),
 #                /bin/php, /bin/python, /bin/gunicorn and /app/orders: the examples'
 #                commands, so that their manifests run with only the images swapped
-#                both USER 65532:65532, as images built for the restricted Pod
+#   tcpproxy.tar e2e.local/tcpproxy:1.0.0  ./tcpproxy, ENTRYPOINT ["/bin/tcpproxy"]: the
+#                database proxy sidecar of examples/cloud-sql-proxy
+#   git.tar      e2e.local/git:1.0.0       ./git (its own Go module: go-git), ENTRYPOINT
+#                ["/bin/git"]: clones for examples/sql-migrate-git, and serves the repo
+#                all USER 65532:65532, as images built for the restricted Pod
 #                Security level declare: a pod that sets runAsNonRoot without a
 #                runAsUser then runs (the kubelet refuses it for an image whose
 #                user is root, or not numeric).
@@ -28,7 +32,8 @@
 # Usage: build.sh          build what is missing or stale
 #        build.sh --check  exit 0 if every archive is up to date, 1 otherwise
 #        build.sh --env    print IMAGES_DIR, IMAGE_ARCHIVES, PAUSE_IMAGE,
-#                          WAITER_IMAGE, APP_IMAGES, MIGRATE_IMAGES (no build)
+#                          WAITER_IMAGE, APP_IMAGES, MIGRATE_IMAGES, EXAMPLE_IMAGES,
+#                          TCPPROXY_IMAGE, GIT_IMAGE (no build)
 # Env:   E2E_BIN_DIR       cache folder (default test/e2e/.bin)
 set -euo pipefail
 
@@ -46,8 +51,10 @@ APP_IMAGES=("${TAGS[@]/#/e2e.local/app:}")
 MIGRATE_IMAGES=("${TAGS[@]/#/e2e.local/migrate:}")
 EXAMPLE_IMAGES=("${TAGS[@]/#/e2e.local/example:}")
 # The commands the examples run, each a copy of ./example, which answers all of them.
-EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders)
-IMAGES=(pause kubectl migrate app example)
+EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders /bin/sql-migrate)
+TCPPROXY_IMAGE="e2e.local/tcpproxy:1.0.0"
+GIT_IMAGE="e2e.local/git:1.0.0"
+IMAGES=(pause kubectl migrate app example tcpproxy git)
 
 # mkimage arguments of image $1; @BIN@ stands for the folder of the freshly
 # built programs (kept out of the key, which must not depend on a temp path).
@@ -76,6 +83,12 @@ spec() {
       echo "-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
         "-dir /tmp:1777 -entrypoint [\"/bin/example\"] -user 65532:65532"
       ;;
+    tcpproxy | git)
+      local name="$TCPPROXY_IMAGE"
+      [[ $1 == git ]] && name="$GIT_IMAGE"
+      echo "-name $name -file /bin/$1=@BIN@/$1:0755 -file /etc/passwd=$HERE/rootfs/etc/passwd:0644" \
+        "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"] -user 65532:65532"
+      ;;
   esac
 }
 
@@ -88,6 +101,7 @@ key() {
     sha256sum "$HERE/go.mod" "$HERE/mkimage/main.go" "$HERE"/rootfs/etc/*
     case "$1" in
       kubectl) sha256sum "$WAITER_KUBECTL" ;;
+      git) sha256sum "$HERE/git"/*.go "$HERE/git/go.mod" "$HERE/git/go.sum" ;;
       *) sha256sum "$HERE/$1"/*.go ;;
     esac
   } | sed "s|$HERE/||; s|$E2E/||" | sha256sum | cut -d' ' -f1
@@ -109,6 +123,8 @@ case "${1:-}" in
     printf 'APP_IMAGES=%q\n' "${APP_IMAGES[*]}"
     printf 'MIGRATE_IMAGES=%q\n' "${MIGRATE_IMAGES[*]}"
     printf 'EXAMPLE_IMAGES=%q\n' "${EXAMPLE_IMAGES[*]}"
+    printf 'TCPPROXY_IMAGE=%q\n' "$TCPPROXY_IMAGE"
+    printf 'GIT_IMAGE=%q\n' "$GIT_IMAGE"
     exit 0
     ;;
   --check)
@@ -139,7 +155,8 @@ tmp="$(mktemp -d "$IMAGES_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 # Static, reproducible binaries: no cgo, no local paths, no VCS stamp.
 (cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
-  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example)
+  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example ./tcpproxy &&
+  cd git && go build -ldflags="-s -w" -o "$tmp/" .)
 for i in "${stale[@]}"; do
   k="$(key "$i")"
   s="$(spec "$i")"
