@@ -28,12 +28,25 @@ export function addExtraContainers(workload: kplus.Workload, prop: string, conta
     checkContainerName(`${at}.name`, c.name, workload);
     checkImage(`${at}.image`, c.image);
     checkCommand(`${at}.command`, c.command);
-    workload.addInitContainer({
+    const probes = { startupProbe: c.startup, readinessProbe: c.readiness, livenessProbe: c.liveness };
+    if (!sidecar) {
+      const probe = (['startup', 'readiness', 'liveness'] as const).find((k) => c[k] !== undefined);
+      if (probe) throw new PropError(`${at}.${probe}`, 'an init container that runs to completion cannot have probes (a sidecar can)');
+    }
+    const props = {
       ...c,
       imagePullPolicy: c.imagePullPolicy ?? kplus.ImagePullPolicy.IF_NOT_PRESENT,
       securityContext: restrictedContainer(c.securityContext),
-    });
-    if (sidecar) addRenderedPatch(workload, JsonPatch.add(`${spec}/initContainers/${workload.initContainers.length - 1}/restartPolicy`, 'Always'));
+    };
+    // cdk8s-plus-27 refuses probes on init containers, which native sidecars may have: they are patched in.
+    const container = workload.addInitContainer({ ...props, startup: undefined, readiness: undefined, liveness: undefined });
+    if (!sidecar) return;
+    const self = `${spec}/initContainers/${workload.initContainers.length - 1}`;
+    addRenderedPatch(workload, JsonPatch.add(`${self}/restartPolicy`, 'Always'));
+    for (const [field, probe] of Object.entries(probes)) {
+      // Probe._toKube (cdk8s-plus-27 2.9.5, lib/probe.js) renders a probe for a container, resolving a default port from it.
+      if (probe) ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${self}/${field}`, probe._toKube(container)));
+    }
   });
 }
 

@@ -53,6 +53,16 @@ describe('sidecars', () => {
     expectSoundManifests(objects);
   });
 
+  test('may have probes, which cdk8s-plus refuses on init containers', () => {
+    const probed = app({ sidecars: [{ ...PROXY, startup: kplus.Probe.fromHttpGet('/startup', { port: 9090 }), liveness: kplus.Probe.fromTcpSocket({ port: 5432 }) }] });
+    for (const pod of [podOf(probed.job), podOf(probed.deployment)]) {
+      expect(pod.initContainers[0].startupProbe).toMatchObject({ httpGet: { path: '/startup', port: 9090 } });
+      expect(pod.initContainers[0].livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
+    }
+    expect(() => app({ migration: { initContainers: [{ name: 'c', image: 'git:1', readiness: kplus.Probe.fromCommand(['true']) }] } }))
+      .toThrow(/^migration\.initContainers\[0\]\.readiness: an init container that runs to completion cannot have probes/);
+  });
+
   test.each<[string, Partial<MigratedApplicationProps>, RegExp]>([
     ['a missing name', { sidecars: [{ image: 'proxy:1' }] }, /^sidecars\[0\]\.name: must be a DNS label/],
     ['a name taken by the migration', { sidecars: [{ name: 'migrate', image: 'proxy:1' }] }, /^sidecars\[0\]\.name: "migrate" is already the name/],
