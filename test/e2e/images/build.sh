@@ -12,7 +12,8 @@
 #   migrate.tar  e2e.local/migrate:{1.0.0,1.1.0,2.0.0}  ./migrate, ENTRYPOINT ["/bin/migrate"]
 #   app.tar      e2e.local/app:{1.0.0,1.1.0,2.0.0}      ./app, ENTRYPOINT ["/bin/app"]
 #   example.tar  e2e.local/example:{1.0.0,1.1.0,2.0.0}  ./example as /bin/example (the ENTRYPOINT),
-#                /bin/php, /bin/python, /bin/gunicorn and /app/orders: the examples'
+#                /bin/php, /bin/python, /bin/gunicorn, /app/orders, /app/inventory and
+#                /bin/sql-migrate: the examples'
 #                commands, so that their manifests run with only the images swapped
 #   tcpproxy.tar e2e.local/tcpproxy:1.0.0  ./tcpproxy, ENTRYPOINT ["/bin/tcpproxy"]: the
 #                database proxy sidecar of examples/cloud-sql-proxy
@@ -51,7 +52,7 @@ APP_IMAGES=("${TAGS[@]/#/e2e.local/app:}")
 MIGRATE_IMAGES=("${TAGS[@]/#/e2e.local/migrate:}")
 EXAMPLE_IMAGES=("${TAGS[@]/#/e2e.local/example:}")
 # The commands the examples run, each a copy of ./example, which answers all of them.
-EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders /bin/sql-migrate)
+EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders /app/inventory /bin/sql-migrate)
 TCPPROXY_IMAGE="e2e.local/tcpproxy:1.0.0"
 GIT_IMAGE="e2e.local/git:1.0.0"
 IMAGES=(pause kubectl migrate app example tcpproxy git)
@@ -154,9 +155,11 @@ mkdir -p "$IMAGES_DIR"
 tmp="$(mktemp -d "$IMAGES_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 # Static, reproducible binaries: no cgo, no local paths, no VCS stamp.
-(cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
-  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example ./tcpproxy &&
-  cd git && go build -ldflags="-s -w" -o "$tmp/" .)
+(
+  export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+  cd "$HERE" && go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example ./tcpproxy
+  cd git && go build -ldflags="-s -w" -o "$tmp/" .
+)
 for i in "${stale[@]}"; do
   k="$(key "$i")"
   s="$(spec "$i")"
