@@ -149,6 +149,8 @@ export interface MigrationOptions {
    * annotation on EKS, Workload Identity on GKE). Only the migration container
    * mounts its token, at `/var/run/secrets/kubernetes.io/serviceaccount`; the
    * sidecars and init containers get none. The library grants it no RBAC.
+   * A `ServiceAccount` made in this app is applied with the Job's ConfigMaps
+   * and Secrets, before the Job (sync waves, Helm hooks).
    * @default - the namespace's default ServiceAccount, and no token at all
    */
   readonly serviceAccount?: kplus.IServiceAccount;
@@ -346,6 +348,7 @@ export class DatabaseMigration extends Construct {
     // After the migration container, so that their names are checked against its name.
     addExtraContainers(this.job, 'sidecars', props.sidecars ?? [], true);
     addExtraContainers(this.job, 'initContainers', props.initContainers ?? [], false);
+    if (props.serviceAccount instanceof kplus.ServiceAccount) this._annotate('config', props.serviceAccount);
     if (props.serviceAccount) {
       // Only the migration container (always containers[0]) gets the token.
       const spec = podSpecPath(this.job);

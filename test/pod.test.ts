@@ -6,7 +6,7 @@
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { expectSoundManifests, Manifest, newChart, one, synth } from './helpers';
-import { DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
+import { Applier, DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
 const PROXY: kplus.ContainerProps = {
@@ -200,6 +200,16 @@ describe('a ServiceAccount for the Job', () => {
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'migrate-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
     for (const c of pod.initContainers) expect({ c: c.name, mounts: c.volumeMounts ?? [] }).toEqual({ c: c.name, mounts: [] });
     expectSoundManifests(objects);
+  });
+
+  test('one made in the app is applied before the Job, as its ConfigMaps and Secrets are', () => {
+    const c = newChart();
+    const account = new kplus.ServiceAccount(c, 'identity', { metadata: { name: 'shop-migrate' }, automountToken: false });
+    new MigratedApplication(c, 'shop', { name: 'shop', image: IMAGE, applier: Applier.argoCd(), migration: { serviceAccount: account } });
+    const objects = synth(c);
+    const wave = (o: Manifest | undefined) => o?.metadata.annotations?.['argocd.argoproj.io/sync-wave'];
+    expect(wave(objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'shop-migrate'))).toBe('-2');
+    expect(wave(one(objects, 'Job'))).toBe('-1');
   });
 
   test('the default stays no token and no ServiceAccount', () => {
