@@ -206,10 +206,10 @@ describe('a ServiceAccount for the Job', () => {
     const c = newChart();
     const account = new kplus.ServiceAccount(c, 'identity', { metadata: { name: 'shop-migrate' }, automountToken: false });
     new MigratedApplication(c, 'shop', { name: 'shop', image: IMAGE, applier: Applier.argoCd(), migration: { serviceAccount: account } });
-    const objects = synth(c);
+    const emitted = synth(c);
     const wave = (o: Manifest | undefined) => o?.metadata.annotations?.['argocd.argoproj.io/sync-wave'];
-    expect(wave(objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'shop-migrate'))).toBe('-2');
-    expect(wave(one(objects, 'Job'))).toBe('-1');
+    expect(wave(emitted.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'shop-migrate'))).toBe('-2');
+    expect(wave(one(emitted, 'Job'))).toBe('-1');
   });
 
   test('the default stays no token and no ServiceAccount', () => {

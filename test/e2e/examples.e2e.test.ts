@@ -20,7 +20,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import {
-  getJson, inPool, cleanUp, deleteNamespaces, jobPods, kubectl, Manifest, namespaceName, now, RESTRICTED, ROOT, RUN_LABEL, RunResult, timing, toYaml, waitFor,
+  getJson, inPool, cleanUp, deleteNamespaces, jobPods, kubectl, Manifest, namespaceName, now, RESTRICTED, ROOT, RUN_LABEL, RunResult, timing, toYaml,
+  waitFor,
 } from './kube';
 
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
@@ -154,17 +155,17 @@ const MIGRATION_FILES = ['postgres/20250601_accounts.sql=CREATE TABLE accounts (
  */
 function backing(example: Example): object[] {
   const containers = example.docs.flatMap((d) => [...d.spec?.template?.spec?.initContainers ?? [], ...d.spec?.template?.spec?.containers ?? []]);
-  const objects: object[] = [];
+  const backed: object[] = [];
   if (containers.some(isCloudSqlProxy)) {
-    objects.push(...backingService('e2e-db', DB_IMAGE, ['--port=5432', '--version=e2e-db'], {}, 5432, 5432));
+    backed.push(...backingService('e2e-db', DB_IMAGE, ['--port=5432', '--version=e2e-db'], {}, 5432, 5432));
   }
   const clone = containers.find((c) => c.command?.[0] === 'git');
   if (clone) {
     const tag = clone.command.find((a: string) => a.startsWith('--branch=')).slice('--branch='.length);
     const env = { E2E_GIT_TOKEN: 'e2e', E2E_GIT_TAG: tag, E2E_GIT_FILES: MIGRATION_FILES.join('|') };
-    objects.push(...backingService('e2e-git', GIT_IMAGE, ['e2e-serve', '--listen=:8080'], env, 80, 8080));
+    backed.push(...backingService('e2e-git', GIT_IMAGE, ['e2e-serve', '--listen=:8080'], env, 80, 8080));
   }
-  return objects;
+  return backed;
 }
 
 /** Logs of container `container` of the first pod of Job `job`. */
