@@ -6,11 +6,12 @@ import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, APP_DEPLOYMENT, appChoices, OWN_PODS } from './exceptions';
 import { DatabaseMigration, MigrationOptions } from './migration';
 import { claimName, contentName, recommendedLabels } from './naming';
+import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName, checkPinnedImage,
-  checkPorts, PropError,
+  checkPorts, checkSubdomain, PropError,
 } from './validation';
 
 /** The migration of a `MigratedApplication`. */
@@ -155,6 +156,41 @@ export interface MigratedApplicationProps {
    * @default Applier.plain()
    */
   readonly applier?: Applier;
+
+  /**
+   * Long-running containers that the application and the migration both
+   * need, such as a database proxy (Cloud SQL Auth Proxy, PgBouncer): each pod
+   * of the app and the Job's pod get their own copy. They are native sidecars
+   * (init containers with `restartPolicy: Always`, Kubernetes 1.29 or later),
+   * so the Job still completes when the migration exits. They come before the
+   * Job's own `migration.sidecars`, and before the waiter in the app's pods.
+   * Their `securityContext` is merged over the restricted defaults; they get no API token.
+   * Their `resources` default to the app container's, resource by resource.
+   * @default - none
+   */
+  readonly sidecars?: kplus.ContainerProps[];
+
+  /**
+   * Secrets of type `kubernetes.io/dockerconfigjson` to pull images with, for
+   * the app's pods (the waiter's image included) and the migration Job.
+   * `migration.imagePullSecrets` and `migration.waiter.imagePullSecrets` add more.
+   * @default - none
+   */
+  readonly imagePullSecrets?: kplus.ISecret[];
+
+  /**
+   * Labels of the app's pods, beside the library's `app.kubernetes.io/*` ones.
+   * The Job's pod takes `migration.podLabels`.
+   * @default - none
+   */
+  readonly podLabels?: { [key: string]: string };
+
+  /**
+   * Annotations of the app's pods (mesh injection, log routing).
+   * The Job's pod takes `migration.podAnnotations`.
+   * @default - none
+   */
+  readonly podAnnotations?: { [key: string]: string };
 }
 
 /**
@@ -221,7 +257,13 @@ export class MigratedApplication extends Construct {
     const migration = props.migration ?? {};
     // The migration runs in the app's image unless told otherwise; then that image must be pinned.
     checkPinnedImage(migration.image === undefined ? 'image' : 'migration.image', migration.image ?? props.image);
-    this.migration = withPropPrefix('migration.', () => new DatabaseMigration(this, 'migration', {
+    const sidecars = props.sidecars ?? [];
+    const pullSecrets = props.imagePullSecrets ?? [];
+    pullSecrets.forEach((s, i) => checkSubdomain(`imagePullSecrets[${i}]`, s.name));
+    if (migration.serviceAccount?.name === this.name) {
+      throw new PropError('migration.serviceAccount', `must not be the app's own ServiceAccount "${this.name}", which the waiter's RBAC is bound to; give the Job one of its own`);
+    }
+    this.migration = withPropPrefix(sidecars.length, () => new DatabaseMigration(this, 'migration', {
       ...migration,
       name: this.name,
       image: migration.image ?? props.image,
@@ -229,6 +271,8 @@ export class MigratedApplication extends Construct {
       envFromSecrets: secrets,
       partOf,
       applier: props.applier,
+      sidecars: [...sidecars, ...migration.sidecars ?? []],
+      imagePullSecrets: [...pullSecrets, ...migration.imagePullSecrets ?? []],
     }));
     this.migration._annotate('config', ...configMaps, ...this.secret ? [this.secret] : []);
     const activeDeadline = this.migration.activeDeadline.toSeconds();
@@ -252,8 +296,10 @@ export class MigratedApplication extends Construct {
       securityContext: { ensureNonRoot: true },
     });
     for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
+    addPodMetadata(this.deployment, 'pod', props.podLabels, props.podAnnotations);
     applySeccompProfile(this.deployment);
     for (const e of [...OWN_PODS, ...APP_DEPLOYMENT, ...appChoices({ ...props, replicas })]) annotateException(this.deployment.metadata, e);
+    addImagePullSecrets(this.deployment, 'imagePullSecrets', pullSecrets);
 
     const app = this.deployment.addContainer({
       name: 'app',
@@ -271,6 +317,7 @@ export class MigratedApplication extends Construct {
     });
     envFrom(app, configMaps, secrets);
     app.mount('/tmp', kplus.Volume.fromEmptyDir(this.deployment, 'tmp', 'tmp'));
+    addExtraContainers(this.deployment, 'sidecars', sidecars, true);
 
     this.migration.gate(this.deployment);
 
@@ -285,11 +332,19 @@ export class MigratedApplication extends Construct {
   }
 }
 
-/** Runs `fn`, prefixing the prop path of the prop errors it throws (the migration's props are `migration.*` here). */
-function withPropPrefix<T>(prefix: string, fn: () => T): T {
+/**
+ * Runs `fn`, which builds the migration, naming the props of the prop errors
+ * it throws as this construct's: `migration.*`, but the first `sharedSidecars`
+ * of the Job's `sidecars` are this construct's own `sidecars`.
+ */
+function withPropPrefix<T>(sharedSidecars: number, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    throw e instanceof PropError ? e.under(prefix) : e;
+    if (!(e instanceof PropError)) throw e;
+    const sidecar = /^sidecars\[(\d+)\](.*)$/.exec(e.prop);
+    if (!sidecar) throw e.under('migration.');
+    const i = Number(sidecar[1]);
+    throw new PropError(i < sharedSidecars ? `sidecars[${i}]${sidecar[2]}` : `migration.sidecars[${i - sharedSidecars}]${sidecar[2]}`, e.problem);
   }
 }

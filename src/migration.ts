@@ -6,16 +6,23 @@ import { Applier, Stage } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, annotateLibraryExceptions, OWN_PODS } from './exceptions';
 import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
+import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
-import { applySeccompProfile, podSpecPath, restrictedContainer } from './security';
+import { applySeccompProfile, podSpecPath, restrictedContainer, SERVICE_ACCOUNT_PATH, tokenMount, tokenVolume } from './security';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabelValue, checkName,
-  checkPinnedImage,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabels, checkLabelValue,
+  checkMountPath, checkName, checkPinnedImage, checkSubdomain, PropError,
 } from './validation';
 import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WaiterOptions } from './waiter';
 
 /** Folders the library mounts into the migration container itself. */
 const RESERVED_PATHS = ['/tmp'];
+
+/** The projected volume of the Job's token, when it has a ServiceAccount. */
+const TOKEN_VOLUME = 'migrate-token';
+
+/** Names of the volumes the library adds to the Job's pod. */
+const RESERVED_VOLUMES = ['tmp', 'config-file', TOKEN_VOLUME];
 
 /** Why the Job has no `ttlSecondsAfterFinished`, for readers and for kube-linter. */
 export const NO_TTL_REASON = 'Pods of this release (scale-up, a drained node) must still find this Job; it is removed when the applier prunes it after a later release.';
@@ -105,6 +112,91 @@ export interface MigrationOptions {
    * @default - see `WaiterOptions`
    */
   readonly waiter?: WaiterOptions;
+
+  /**
+   * Long-running containers beside the migration, such as a database proxy
+   * (Cloud SQL Auth Proxy, PgBouncer) or a service mesh's proxy. Each becomes
+   * a native sidecar: an init container with `restartPolicy: Always`, started
+   * before the migration and stopped once it has exited, so the Job completes.
+   * That needs Kubernetes 1.29 or later (GA in 1.33). Their `securityContext`
+   * is merged over the restricted defaults; they get no API token. Their
+   * `resources` default to the migration container's, resource by resource.
+   * @default - none
+   */
+  readonly sidecars?: kplus.ContainerProps[];
+
+  /**
+   * Containers that run to completion, in order, before the migration (after
+   * the sidecars), for example one that clones the migrations from git into a
+   * volume that the migration mounts too (`volumeMounts`). Their
+   * `securityContext` is merged over the restricted defaults; they get no API
+   * token, and none of the environment of the migration container. Their
+   * `resources` default to the migration container's, resource by resource.
+   * @default - none
+   */
+  readonly initContainers?: kplus.ContainerProps[];
+
+  /**
+   * More volumes mounted into the migration container, for example an
+   * emptyDir that an init container fills. Not under `/tmp`, which the library mounts.
+   * @default - none
+   */
+  readonly volumeMounts?: kplus.VolumeMount[];
+
+  /**
+   * Secrets of type `kubernetes.io/dockerconfigjson` to pull the Job's images with.
+   * @default - none
+   */
+  readonly imagePullSecrets?: kplus.ISecret[];
+
+  /**
+   * A ServiceAccount for the Job, for a cloud identity (an IRSA role
+   * annotation on EKS, Workload Identity on GKE). Only the migration container
+   * mounts its token, at `/var/run/secrets/kubernetes.io/serviceaccount`; the
+   * sidecars and init containers get none. The library grants it no RBAC.
+   * A `ServiceAccount` made in this app is applied with the Job's ConfigMaps
+   * and Secrets, before the Job (sync waves, Helm hooks).
+   * @default - the namespace's default ServiceAccount, and no token at all
+   */
+  readonly serviceAccount?: kplus.IServiceAccount;
+
+  /**
+   * Node labels the Job's pod must run on, for a dedicated node pool.
+   * @default - any node
+   */
+  readonly nodeSelector?: { [key: string]: string };
+
+  /**
+   * Taints the Job's pod tolerates, for example `NodeTaintQuery.is('pool', 'migrations', { effect: TaintEffect.NO_SCHEDULE })`.
+   * @default - none
+   */
+  readonly tolerations?: kplus.NodeTaintQuery[];
+
+  /**
+   * Node labels the Job's pod requires, as node affinity (all of them must
+   * match), for example `NodeLabelQuery.in('topology.kubernetes.io/zone', ['eu-west-1a'])`.
+   * @default - none
+   */
+  readonly nodeAffinity?: kplus.NodeLabelQuery[];
+
+  /**
+   * The PriorityClass of the Job's pod.
+   * @default - the cluster's default priority
+   */
+  readonly priorityClassName?: string;
+
+  /**
+   * Labels of the Job's pod, beside the library's `app.kubernetes.io/*` ones
+   * (cost labels, log routing, `sidecar.istio.io/inject`).
+   * @default - none
+   */
+  readonly podLabels?: { [key: string]: string };
+
+  /**
+   * Annotations of the Job's pod (mesh settings, log routing).
+   * @default - none
+   */
+  readonly podAnnotations?: { [key: string]: string };
 }
 
 /** Props of a `DatabaseMigration`. */
@@ -197,8 +289,10 @@ export class DatabaseMigration extends Construct {
     const backoffLimit = checkInteger('backoffLimit', props.backoffLimit ?? 0, 0);
     this.activeDeadline = props.activeDeadline ?? Duration.minutes(10);
     const activeDeadline = checkDuration('activeDeadline', this.activeDeadline);
+    if (props.serviceAccount) checkSubdomain('serviceAccount', props.serviceAccount.name);
+    const reservedPaths = [...RESERVED_PATHS, ...props.serviceAccount ? [SERVICE_ACCOUNT_PATH] : []];
     if (props.configFile) {
-      checkFilePath('configFile.path', props.configFile.path, RESERVED_PATHS);
+      checkFilePath('configFile.path', props.configFile.path, reservedPaths);
       checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
     }
     this.applier = props.applier ?? Applier.plain();
@@ -227,11 +321,16 @@ export class DatabaseMigration extends Construct {
       backoffLimit,
       activeDeadline: Duration.seconds(activeDeadline),
       securityContext: { ensureNonRoot: true },
+      serviceAccount: props.serviceAccount,
+      automountServiceAccountToken: false,
     });
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
+    addPodMetadata(this.job, 'pod', props.podLabels, props.podAnnotations);
     this._annotate('migration', this.job);
     for (const e of OWN_PODS) annotateException(this.job.metadata, e);
     applySeccompProfile(this.job);
+    this.schedule(props);
+    addImagePullSecrets(this.job, 'imagePullSecrets', props.imagePullSecrets ?? []);
 
     const container = this.job.addContainer({
       name: 'migrate',
@@ -245,6 +344,22 @@ export class DatabaseMigration extends Construct {
     });
     envFrom(container, configMaps, secrets);
     container.mount('/tmp', kplus.Volume.fromEmptyDir(this.job, 'tmp', 'tmp'));
+    (props.volumeMounts ?? []).forEach((m, i) => {
+      checkMountPath(`volumeMounts[${i}].path`, m.path, [...reservedPaths, ...props.configFile ? [props.configFile.path] : []]);
+      if (RESERVED_VOLUMES.includes(m.volume.name)) {
+        throw new PropError(`volumeMounts[${i}].volume`, `the volume name "${m.volume.name}" is the library's own (${RESERVED_VOLUMES.join(', ')})`);
+      }
+      container.mount(m.path, m.volume, m);
+    });
+    // After the migration container, so that their names are checked against its name.
+    addExtraContainers(this.job, 'sidecars', props.sidecars ?? [], true);
+    addExtraContainers(this.job, 'initContainers', props.initContainers ?? [], false);
+    if (props.serviceAccount instanceof kplus.ServiceAccount) this._annotate('config', props.serviceAccount);
+    if (props.serviceAccount) {
+      // Only the migration container (always containers[0]) gets the token.
+      const spec = podSpecPath(this.job);
+      ApiObject.of(this.job).addJsonPatch(tokenVolume(spec, TOKEN_VOLUME), tokenMount(`${spec}/containers/0`, TOKEN_VOLUME));
+    }
 
     if (props.configFile) {
       const key = posix.basename(props.configFile.path);
@@ -256,6 +371,21 @@ export class DatabaseMigration extends Construct {
       this._annotate('config', files);
       container.mount(props.configFile.path, kplus.Volume.fromConfigMap(this.job, 'config-file', files, { name: 'config-file' }), { subPath: key, readOnly: true });
     }
+  }
+
+  /** Node selector, tolerations, node affinity and priority class of the Job's pod. */
+  private schedule(props: MigrationOptions): void {
+    const spec = podSpecPath(this.job);
+    if (props.nodeSelector !== undefined) {
+      checkLabels('nodeSelector', props.nodeSelector);
+      const selector = Object.fromEntries(Object.keys(props.nodeSelector).sort().map((k) => [k, props.nodeSelector![k]]));
+      if (Object.keys(selector).length > 0) ApiObject.of(this.job).addJsonPatch(JsonPatch.add(`${spec}/nodeSelector`, selector));
+    }
+    if (props.priorityClassName !== undefined) {
+      ApiObject.of(this.job).addJsonPatch(JsonPatch.add(`${spec}/priorityClassName`, checkSubdomain('priorityClassName', props.priorityClassName)));
+    }
+    if ((props.tolerations ?? []).length > 0) this.job.scheduling.tolerate(kplus.Node.tainted(...props.tolerations!));
+    if ((props.nodeAffinity ?? []).length > 0) this.job.scheduling.attract(kplus.Node.labeled(...props.nodeAffinity!));
   }
 
   /**

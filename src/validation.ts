@@ -153,13 +153,20 @@ export function checkExclusive(propA: string, a: unknown, propB: string, b: unkn
  * `reserved` folders that the library mounts itself.
  */
 export function checkFilePath(prop: string, value: string, reserved: string[]): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.endsWith('/') || value.includes('//') || value.split('/').includes('..')) {
-    fail(prop, 'must be an absolute path to a file, like `/app/dbconfig.yml`', value);
-  }
+  checkMountPath(prop, value, reserved);
   const base = posix.basename(value);
   if (base.length > 253 || !CONFIG_KEY.test(base) || base === '.') {
     fail(prop, 'must end in a file name of letters, digits, \'-\', \'_\' and \'.\' (it becomes a ConfigMap key)', value);
   }
+  return value;
+}
+
+/** An absolute mount path that is not, and is not inside, one of the `reserved` paths that the library mounts itself. */
+export function checkMountPath(prop: string, value: string, reserved: string[]): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.endsWith('/') || value.includes('//') || value.split('/').includes('..')) {
+    fail(prop, 'must be an absolute path, like `/app/dbconfig.yml`', value);
+  }
+  if (value.includes(':')) fail(prop, 'must not contain \':\', which a volume mount path cannot have', value);
   const taken = reserved.find((r) => value === r || value.startsWith(`${r}/`));
   if (taken) fail(prop, `must not be in ${taken}, where the library mounts a volume of its own`, value);
   return value;
@@ -185,4 +192,34 @@ export function checkPorts(prop: string, ports: Array<{ number: number; name?: s
     if (names.has(p.name)) fail(`${prop}[${i}].name`, 'is used by an earlier port', p.name);
     names.add(p.name);
   });
+}
+
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+/** A DNS-1123 subdomain, as the names of Secrets and PriorityClasses are: at most 253 characters. */
+export function checkSubdomain(prop: string, value: string): string {
+  if (typeof value !== 'string' || value.length > 253 || !SUBDOMAIN.test(value)) {
+    fail(prop, 'must be a DNS subdomain: at most 253 lower case letters, digits, \'-\' and \'.\', starting and ending with a letter or digit', value);
+  }
+  return value;
+}
+
+/** A label or annotation key: an optional DNS subdomain prefix and '/', then a name of at most 63 characters. */
+export function checkLabelKey(prop: string, key: string): string {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = key.slice(slash + 1);
+  if ((prefix !== undefined && (prefix.length > 253 || !SUBDOMAIN.test(prefix))) || name.length > 63 || !LABEL_NAME.test(name)) {
+    fail(prop, 'is not a valid label or annotation key ([DNS subdomain/]name, the name at most 63 letters, digits, \'-\', \'_\' and \'.\')', key);
+  }
+  return key;
+}
+
+/** Labels (or a node selector): valid keys and values. */
+export function checkLabels(prop: string, labels: { [key: string]: string } | undefined): void {
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    checkLabelKey(`${prop}.${key}`, key);
+    checkLabelValue(`${prop}.${key}`, value);
+  }
 }

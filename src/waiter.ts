@@ -1,9 +1,10 @@
 import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { suffixedName } from './naming';
+import { addImagePullSecrets } from './pod';
 import { DefaultResources, withDefaults } from './resources';
-import { podSpecPath, restrictedContainer } from './security';
-import { checkDuration, checkPinnedImage } from './validation';
+import { podSpecPath, restrictedContainer, tokenMount, tokenVolume } from './security';
+import { checkDuration, checkPinnedImage, checkSubdomain } from './validation';
 
 /**
  * The official kubectl image, pinned. Checked at the source
@@ -22,9 +23,6 @@ export const DEFAULT_WAITER_IMAGE = 'registry.k8s.io/kubectl:v1.36.6';
 
 /** The kubectl image runs as root by default; the waiter runs as this UID instead. */
 export const WAITER_USER = 65532;
-
-/** Where Kubernetes clients look for the in-cluster service account credentials. */
-export const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
  * The condition that the second init container waits for, as a kubectl jsonpath.
@@ -88,6 +86,14 @@ export interface WaiterOptions {
    * @default - restricted: non-root UID 65532, read-only root filesystem, no privilege escalation, all capabilities dropped
    */
   readonly securityContext?: kplus.ContainerSecurityContextProps;
+
+  /**
+   * Secrets of type `kubernetes.io/dockerconfigjson` to pull the waiter's
+   * image with, for a private mirror. They are added to the `imagePullSecrets`
+   * of every workload gated on the migration (pull secrets are per pod).
+   * @default - none
+   */
+  readonly imagePullSecrets?: kplus.ISecret[];
 }
 
 const WAITER_RESOURCES: DefaultResources = {
@@ -102,6 +108,7 @@ const WAITER_RESOURCES: DefaultResources = {
  * @internal
  */
 export function checkWaiterOptions(options: WaiterOptions): { image: string; notFoundSeconds: number } {
+  (options.imagePullSecrets ?? []).forEach((s, i) => checkSubdomain(`waiter.imagePullSecrets[${i}]`, s.name));
   return {
     image: checkPinnedImage('waiter.image', options.image ?? DEFAULT_WAITER_IMAGE),
     notFoundSeconds: checkDuration('waiter.notFoundTimeout', options.notFoundTimeout ?? Duration.minutes(5)),
@@ -159,21 +166,11 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
   };
 
   const tmp = kplus.Volume.fromEmptyDir(workload, names.tmp, names.tmp);
-  // cdk8s-plus-27 has no projected volumes and no per-container seccomp or
-  // termination message policy, so these are patched in. Each container's
+  // cdk8s-plus-27 has no per-container seccomp or termination message policy,
+  // so these are patched in, with the token. Each container's
   // index is fixed when it is added: containers added later come after it.
   const spec = podSpecPath(workload);
-  const patches = [JsonPatch.add(`${spec}/volumes/-`, {
-    name: names.token,
-    projected: {
-      sources: [
-        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
-        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        // cdk8s-plus objects map patched JSON through their typed props, which spell it `downwardApi`.
-        { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
-      ],
-    },
-  })];
+  const patches = [tokenVolume(spec, names.token)];
   const containers = [names.created, names.complete].map((name) => {
     const container = workload.addInitContainer({
       name,
@@ -188,12 +185,13 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
     container.mount('/tmp', tmp);
     const self = `${spec}/initContainers/${workload.initContainers.length - 1}`;
     patches.push(
-      JsonPatch.add(`${self}/volumeMounts/-`, { name: names.token, mountPath: SERVICE_ACCOUNT_PATH, readOnly: true }),
+      tokenMount(self, names.token),
       JsonPatch.add(`${self}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
       JsonPatch.add(`${self}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
     );
     return container;
   });
   ApiObject.of(workload).addJsonPatch(...patches);
+  addImagePullSecrets(workload, 'waiter.imagePullSecrets', options.imagePullSecrets ?? []);
   return containers;
 }

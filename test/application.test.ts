@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { validProps } from './arbitraries';
+import { buildProps, validProps } from './arbitraries';
 import { expectSoundManifests, Manifest, newChart, ofKind, one, synth, waitedJob } from './helpers';
 import { MigratedApplication, MigratedApplicationProps } from '../src';
 
@@ -183,7 +183,7 @@ describe('random props', () => {
   test('accepted props always yield sound manifests', () => {
     fc.assert(fc.property(validProps, (props) => {
       const chart = newChart();
-      new MigratedApplication(chart, 'app', props);
+      new MigratedApplication(chart, 'app', buildProps(chart, props));
       expectSoundManifests(synth(chart));
     }), { numRuns: 100 });
   });
@@ -198,6 +198,13 @@ describe('random props', () => {
     [/^env\./, anyName.filter((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)).map((n) => (p: any) => ({ ...p, env: { [n]: 'x' } }))],
     [/^migration\.backoffLimit:/, fc.integer({ max: -1 }).map((b) => (p: any) => ({ ...p, migration: { ...p.migration, backoffLimit: b } }))],
     [/^migration\.command:/, fc.constant((p: any) => ({ ...p, migration: { ...p.migration, command: [] } }))],
+    [/^sidecars\[0\]\.name:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)).map((n) => (p: any) => ({ ...p, sidecars: [{ name: n, image: 'proxy:1' }] }))],
+    [/^migration\.initContainers\[0\]\.image:/, fc.constantFrom('', 'UPPER:1', 'a b').map((i) => (p: any) => ({ ...p, migration: { ...p.migration, initContainers: [{ name: 'x', image: i }] } }))],
+    [/^imagePullSecrets\[0\]:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(n)).map((n) => (p: any) => ({ ...p, imagePullSecrets: [n] }))],
+    [/^migration\.nodeSelector\./, anyName.filter((v) => !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v)).map((v) => (p: any) => ({ ...p, migration: { ...p.migration, nodeSelector: { pool: v } } }))],
+    [/^migration\.priorityClassName:/, anyName.filter((n) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(n)).map((n) => (p: any) => ({ ...p, migration: { ...p.migration, priorityClassName: n } }))],
+    [/^podLabels\./, fc.constantFrom('app.kubernetes.io/name', 'cdk8s.io/metadata.addr', 'a b', '-x').map((k) => (p: any) => ({ ...p, podLabels: { [k]: 'v' } }))],
+    [/^migration\.podAnnotations\./, fc.constantFrom('/x', 'a/b/c', 'x'.repeat(64)).map((k) => (p: any) => ({ ...p, migration: { ...p.migration, podAnnotations: { [k]: 'v' } } }))],
   ];
 
   test.each(mutations.map(([prop, m]) => [prop.source, prop, m] as const))('refused %s: an Error naming the prop', (_source, prop, mutation) => {
@@ -205,7 +212,7 @@ describe('random props', () => {
       const chart = newChart();
       let error: unknown;
       try {
-        new MigratedApplication(chart, 'app', mutate(props));
+        new MigratedApplication(chart, 'app', buildProps(chart, mutate(props)));
       } catch (e) {
         error = e;
       }

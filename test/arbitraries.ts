@@ -1,5 +1,7 @@
-import { Duration } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
+import { MigratedApplicationProps } from '../src';
 
 /*
  * Random props that validation accepts, shared by the property tests and by
@@ -7,8 +9,22 @@ import * as fc from 'fast-check';
  */
 
 const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/);
+const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
+const subdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.'));
+const subdomains = fc.uniqueArray(subdomain, { maxLength: 2 });
+const labelName = fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?$/);
+const labelKey = fc.tuple(fc.option(subdomain, { nil: undefined }), labelName)
+  .map(([prefix, name]) => (prefix ? `${prefix}/${name}` : name))
+  .filter((k) => !k.startsWith('app.kubernetes.io/') && !k.startsWith('cdk8s.io/'));
+const labelValue = fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?)?$/);
+const labels = fc.dictionary(labelKey, labelValue, { maxKeys: 3 });
+/** Up to two extra containers, named `<prefix>-<i>` so that they never clash with the library's. */
+const containers = (prefix: string) => fc.array(fc.record({
+  image: fc.constantFrom('proxy:1', 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1', `git@sha256:${'c'.repeat(64)}`),
+  args: fc.option(fc.array(fc.string(), { maxLength: 3 }), { nil: undefined }),
+}), { maxLength: 2 }).map((cs) => cs.map((c, i) => ({ ...c, name: `${prefix}-${i}` })));
 
-/** Props of a `MigratedApplication` that validation accepts. */
+/** Props of a `MigratedApplication` that validation accepts, with names where the props take references (see `buildProps`). */
 export const validProps = fc.record({
   // Every name that validation accepts, of any length up to the full 63 characters.
   name: fc.integer({ min: 1, max: 63 }).chain((length) => fc.tuple(
@@ -28,5 +44,37 @@ export const validProps = fc.record({
     backoffLimit: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
     activeDeadline: fc.option(fc.integer({ min: 1, max: 3600 }).map(Duration.seconds), { nil: undefined }),
     waiter: fc.option(fc.record({ notFoundTimeout: fc.integer({ min: 1, max: 3600 }).map(Duration.seconds) }), { nil: undefined }),
+    sidecars: containers('side'),
+    initContainers: containers('init'),
+    imagePullSecrets: subdomains,
+    // Prefixed with `sa.` in buildProps(): a dot that no app name has.
+    serviceAccount: fc.option(subdomain, { nil: undefined }),
+    nodeSelector: fc.option(labels, { nil: undefined }),
+    tolerations: fc.array(fc.tuple(labelKey, labelValue), { maxLength: 2 }),
+    nodeAffinity: fc.array(fc.tuple(labelKey, fc.array(labelValue, { minLength: 1, maxLength: 2 })), { maxLength: 2 }),
+    priorityClassName: fc.option(subdomain, { nil: undefined }),
+    podLabels: fc.option(labels, { nil: undefined }),
+    podAnnotations: fc.option(fc.dictionary(labelKey, fc.string()), { nil: undefined }),
   }),
+  sidecars: containers('proxy'),
+  imagePullSecrets: subdomains,
+  podLabels: fc.option(labels, { nil: undefined }),
+  podAnnotations: fc.option(fc.dictionary(labelKey, fc.string()), { nil: undefined }),
 });
+
+/** `validProps` (or a mutation of them), with the names of Secrets and ServiceAccounts made into references in `chart`. */
+export function buildProps(chart: Chart, props: any): MigratedApplicationProps {
+  const secrets = (ns: string[]) => ns.map((n, i) => kplus.Secret.fromSecretName(chart, `pull-${chart.node.children.length}-${i}`, n));
+  const m = props.migration;
+  return {
+    ...props,
+    imagePullSecrets: secrets(props.imagePullSecrets),
+    migration: {
+      ...m,
+      imagePullSecrets: secrets(m.imagePullSecrets),
+      serviceAccount: m.serviceAccount === undefined ? undefined : new kplus.ServiceAccount(chart, 'job-identity', { metadata: { name: `sa.${m.serviceAccount}` }, automountToken: false }),
+      tolerations: m.tolerations.map(([k, v]: [string, string]) => kplus.NodeTaintQuery.is(k, v)),
+      nodeAffinity: m.nodeAffinity.map(([k, vs]: [string, string[]]) => kplus.NodeLabelQuery.in(k, vs)),
+    },
+  };
+}

@@ -39,31 +39,65 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
       expect(ofKind(objects, 'Secret')).toEqual([]);
       const job = one(objects, 'Job');
       const deployment = one(objects, 'Deployment');
-      // The git token reaches the Job and nothing else; the DB password reaches both.
+      const pod = job.spec.template.spec;
+      // The git token reaches the clone container and nothing else; the DB password reaches the migration and the app.
+      const [clone] = pod.initContainers;
+      const [container] = pod.containers;
       expect(secretsOf(job).sort()).toEqual(['ledger-db', 'ledger-migrations-git']);
+      expect(clone.env).toContainEqual({ name: 'GIT_TOKEN', valueFrom: { secretKeyRef: { name: 'ledger-migrations-git', key: 'GIT_TOKEN' } } });
+      expect(JSON.stringify(container)).not.toContain('ledger-migrations-git');
       expect(secretsOf(deployment)).toEqual(['ledger-db']);
       expect(job.spec.backoffLimit).toBe(0);
 
-      const [container] = job.spec.template.spec.containers;
       const mount = container.volumeMounts.find((m: any) => m.mountPath === '/etc/sql-migrate/dbconfig.yml');
       expect(mount).toEqual({ mountPath: '/etc/sql-migrate/dbconfig.yml', name: mount.name, subPath: 'dbconfig.yml', readOnly: true });
-      const volume = job.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+      const volume = pod.volumes.find((v: any) => v.name === mount.name);
       const files = ofKind(objects, 'ConfigMap').find((c) => c.metadata.name === volume.configMap.name)!;
       expect(files.immutable).toBe(true);
       expect(files.data['dbconfig.yml']).toContain('password=${DB_PASSWORD}');
-      expect(files.data['dbconfig.yml']).toContain('dir: /tmp/migrations/');
+      expect(files.data['dbconfig.yml']).toContain('dir: /migrations/ledger/');
 
-      // It clones into /tmp, the one writable place, a tag that names the Job's inputs.
-      const script = container.command.join(' ');
-      expect(script).toContain('git clone');
-      expect(script).toContain('${GIT_TOKEN}');
-      expect(script).toContain('/tmp/migrations');
-      expect(script).toContain('-config=/etc/sql-migrate/dbconfig.yml');
-      expect(container.volumeMounts).toContainEqual({ mountPath: '/tmp', name: 'tmp' });
-      expect(job.spec.template.spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
-      expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
-      expect(container.env).toContainEqual({ name: 'MIGRATIONS_REF', value: expect.stringMatching(/^v\d/) });
-      expect(container.image).toMatch(/:\d+\.\d+\.\d+$/);
+      // An init container clones one tag, with no shell, into an emptyDir that the migration mounts read-only.
+      expect(clone.command.slice(0, 2)).toEqual(['git', 'clone']);
+      expect(clone.command).toContainEqual(expect.stringMatching(/^--branch=v\d/));
+      expect(clone.command).toContainEqual(expect.stringContaining(':$(GIT_TOKEN)@'));
+      expect(clone.command[clone.command.length - 1]).toBe('/migrations/ledger');
+      expect(clone.restartPolicy).toBeUndefined();
+      expect(clone.volumeMounts).toEqual([{ mountPath: '/migrations', name: 'migrations' }]);
+      expect(container.volumeMounts).toContainEqual({ mountPath: '/migrations', name: 'migrations', readOnly: true });
+      expect(pod.volumes).toContainEqual({ name: 'migrations', emptyDir: {} });
+      expect(container.command).toEqual(['sql-migrate', 'up', '-config=/etc/sql-migrate/dbconfig.yml', '-env=production']);
+      for (const c of [clone, container]) {
+        expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+        expect(c.image).toMatch(/:\d+\.\d+\.\d+$/);
+      }
+      expect(deployment.spec.template.spec.volumes.map((v: any) => v.name)).not.toContain('migrations');
+    },
+  },
+
+  'cloud-sql-proxy': {
+    externalSecrets: ['inventory-db-app', 'inventory-db-owner'],
+    facts: (objects) => {
+      const job = one(objects, 'Job');
+      const deployment = one(objects, 'Deployment');
+      // One proxy per pod, as a native sidecar, before the waiter in the app's pods.
+      for (const workload of [job, deployment]) {
+        const [proxy] = workload.spec.template.spec.initContainers;
+        expect(proxy).toMatchObject({ name: 'cloud-sql-proxy', restartPolicy: 'Always', startupProbe: { httpGet: { path: '/startup', port: 9090 } } });
+        expect(proxy.image).toMatch(/^gcr\.io\/cloud-sql-connectors\/cloud-sql-proxy:\d+\.\d+\.\d+$/);
+        expect(proxy.args).toContain('--port=5432');
+      }
+      // The migration shadows the shared user and password.
+      const [migrate] = job.spec.template.spec.containers;
+      expect(migrate.env).toEqual([{ name: 'DB_USER', value: 'inventory_owner' }]);
+      expect(secretsOf(job)).toEqual(['inventory-db-app', 'inventory-db-owner']);
+      expect(secretsOf(deployment)).toEqual(['inventory-db-app']);
+      expect(one(objects, 'ConfigMap').data).toMatchObject({ DB_HOST: '127.0.0.1', DB_PORT: '5432', DB_USER: 'inventory_app' });
+      // The Job's own identity, whose token only the migration container mounts.
+      expect(job.spec.template.spec.serviceAccountName).toBe('inventory-migrate');
+      const identity = ofKind(objects, 'ServiceAccount').find((a) => a.metadata.name === 'inventory-migrate')!;
+      expect(identity.metadata.annotations['iam.gke.io/gcp-service-account']).toMatch(/@acme-prod\.iam\.gserviceaccount\.com$/);
+      expect(migrate.volumeMounts).toContainEqual({ mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', name: 'migrate-token', readOnly: true });
     },
   },
 

@@ -180,9 +180,10 @@ export function expectLeastPrivilege(objects: Manifest[]): void {
 }
 
 /**
- * No pod automounts a service account token; the only token is a projected
- * one, mounted by the wait-for init container alone. The migration Job's pod
- * gets none.
+ * No pod automounts a service account token; the only tokens are projected
+ * ones, mounted by the wait-for init containers alone, and by the migration
+ * container when the Job has a ServiceAccount of its own (`migration.serviceAccount`);
+ * without one, the migration Job's pod gets none.
  */
 export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
   for (const o of ofKind(objects, 'ServiceAccount')) expect({ sa: o.metadata.name, automount: o.automountServiceAccountToken }).toEqual({ sa: o.metadata.name, automount: false });
@@ -192,11 +193,13 @@ export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
     const tokenVolumes = (spec.volumes ?? [])
       .filter((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken))
       .map((v: any) => v.name);
-    if (owner.kind === 'Job') expect({ at, tokenVolumes }).toEqual({ at, tokenVolumes: [] });
+    const isJob = owner.kind === 'Job';
+    if (isJob) expect({ at, tokenVolumes }).toEqual({ at, tokenVolumes: spec.serviceAccountName ? ['migrate-token'] : [] });
     for (const c of allContainers(spec)) {
       const mountsToken = (c.volumeMounts ?? []).some((m: any) => tokenVolumes.includes(m.name));
-      const isWaiter = WAITER.test(c.name) && (spec.initContainers ?? []).includes(c);
-      expect({ at, container: c.name, mountsToken }).toEqual({ at, container: c.name, mountsToken: isWaiter });
+      const isInit = (spec.initContainers ?? []).includes(c);
+      const allowed = isJob ? c.name === 'migrate' && !isInit && tokenVolumes.length > 0 : WAITER.test(c.name) && isInit;
+      expect({ at, container: c.name, mountsToken }).toEqual({ at, container: c.name, mountsToken: allowed });
     }
   }
 }

@@ -83,8 +83,11 @@ test.each(['/app/dbconfig.yml', '/config.yaml', '/tmpfiles/x.toml'])('checkFileP
 test.each(['dbconfig.yml', '/app/', '/a/../b', '/a//b', ''])('checkFilePath rejects %j', (p) => {
   expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must be an absolute path/);
 });
-test.each(['/app/db config.yml', '/app/db:1.yml', '/app/.'])('checkFilePath rejects %j, whose base name is no ConfigMap key', (p) => {
+test.each(['/app/db config.yml', '/app/.'])('checkFilePath rejects %j, whose base name is no ConfigMap key', (p) => {
   expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must end in a file name/);
+});
+test('checkFilePath rejects a path with a colon, which no mount path may have', () => {
+  expect(() => checkFilePath('configFile.path', '/app/db:1.yml', ['/tmp'])).toThrow(/^configFile\.path: must not contain ':'/);
 });
 test.each(['/tmp', '/tmp/dbconfig.yml'])('checkFilePath rejects %j, inside a folder the library mounts', (p) => {
   expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must not be in \/tmp, where the library mounts a volume of its own/);

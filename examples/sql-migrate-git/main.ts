@@ -2,9 +2,10 @@ import { App, Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { MigratedApplication } from 'cdk8s-migrated-app';
 
-// A Go service whose SQL migrations live in their own git repository. The Job
-// clones one tag of that repository into /tmp (an emptyDir: the root filesystem
-// is read-only) and runs `sql-migrate up` against it.
+// A Go service whose SQL migrations live in their own git repository. An init
+// container of the Job clones one tag of that repository into an emptyDir that
+// the migration container mounts read-only, and `sql-migrate up` runs on it.
+// No shell: each container runs one command.
 const app = new App();
 const chart = new Chart(app, 'sql-migrate-git');
 
@@ -19,17 +20,24 @@ const DBCONFIG = [
   'production:',
   '  dialect: postgres',
   '  datasource: host=${DB_HOST} port=5432 dbname=${DB_NAME} user=${DB_USER} password=${DB_PASSWORD} sslmode=require',
-  '  dir: /tmp/migrations/postgres',
+  '  dir: /migrations/ledger/postgres',
   '  table: schema_migrations',
   '',
 ].join('\n');
 
-const CLONE_AND_MIGRATE = [
-  'set -eu',
-  'git clone --quiet --depth 1 --branch "$MIGRATIONS_REF" \\',
-  '  "https://x-access-token:${GIT_TOKEN}@github.com/example/ledger-migrations.git" /tmp/migrations',
-  'exec sql-migrate up -config=/etc/sql-migrate/dbconfig.yml -env=production',
-].join('\n');
+// git and sql-migrate in one image; see Dockerfile.
+const MIGRATION_IMAGE = 'ghcr.io/example/sql-migrate-git:1.7.0';
+const RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
+  memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+};
+
+// Shared by the clone (read-write) and the migration (read-only).
+const migrations = kplus.Volume.fromEmptyDir(chart, 'migrations', 'migrations');
+// GIT_TOKEN: a read-only token for the migrations repository, made outside
+// this app (External Secrets, Sealed Secrets, kubectl). Only the clone
+// container reads it: not the migration, not the app.
+const gitToken = kplus.Secret.fromSecretName(chart, 'git-token', 'ledger-migrations-git');
 
 new MigratedApplication(chart, 'ledger', {
   name: 'ledger',
@@ -44,32 +52,34 @@ new MigratedApplication(chart, 'ledger', {
   },
   // DB_PASSWORD, made outside this app (External Secrets, Sealed Secrets, kubectl).
   existingSecret: kplus.Secret.fromSecretName(chart, 'db-credentials', 'ledger-db'),
-  resources: {
-    cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
-    memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
-  },
+  resources: RESOURCES,
   readiness: kplus.Probe.fromHttpGet('/readyz', { port: 8080 }),
   liveness: kplus.Probe.fromHttpGet('/healthz', { port: 8080 }),
   securityContext: { user: 65532, group: 65532 },
   migration: {
-    // git and sql-migrate in one image; see Dockerfile.
-    image: 'ghcr.io/example/sql-migrate-git:1.7.0',
-    command: ['sh', '-c', CLONE_AND_MIGRATE],
-    env: {
-      MIGRATIONS_REF,
-      // git looks for its configuration under $HOME; never prompt for credentials.
-      HOME: '/tmp',
-      GIT_TERMINAL_PROMPT: '0',
-    },
-    // GIT_TOKEN: a read-only token for the migrations repository. Only the Job
-    // gets it, and it stays out of git and out of the Job's name.
-    existingSecret: kplus.Secret.fromSecretName(chart, 'git-token', 'ledger-migrations-git'),
+    image: MIGRATION_IMAGE,
+    command: ['sql-migrate', 'up', '-config=/etc/sql-migrate/dbconfig.yml', '-env=production'],
+    initContainers: [{
+      name: 'clone-migrations',
+      image: MIGRATION_IMAGE,
+      // The kubelet expands $(GIT_TOKEN) from this container's environment: no shell needed.
+      command: [
+        'git', 'clone', '--quiet', '--depth=1', `--branch=${MIGRATIONS_REF}`,
+        'https://x-access-token:$(GIT_TOKEN)@github.com/example/ledger-migrations.git', '/migrations/ledger',
+      ],
+      envVariables: {
+        GIT_TOKEN: kplus.EnvValue.fromSecretValue({ secret: gitToken, key: 'GIT_TOKEN' }),
+        // Fail on a bad token instead of waiting for a prompt.
+        GIT_TERMINAL_PROMPT: kplus.EnvValue.fromValue('0'),
+      },
+      volumeMounts: [{ path: '/migrations', volume: migrations }],
+      resources: RESOURCES,
+      securityContext: { user: 65532, group: 65532 },
+    }],
+    volumeMounts: [{ path: '/migrations', volume: migrations, readOnly: true }],
     configFile: { path: '/etc/sql-migrate/dbconfig.yml', content: DBCONFIG },
     // backoffLimit is left at its default, 0: a failed migration is not retried.
-    resources: {
-      cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
-      memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
-    },
+    resources: RESOURCES,
     securityContext: { user: 65532, group: 65532 },
   },
 });

@@ -17,7 +17,7 @@ import { Chart, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
 import { parseAllDocuments } from 'yaml';
 import { MigratedApplication } from '../../src';
-import { validProps } from '../arbitraries';
+import { buildProps, validProps } from '../arbitraries';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TOOLS = path.join(__dirname, '.tools');
@@ -116,7 +116,7 @@ function sampleManifests(): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lint-k8s-'));
   return fc.sample(validProps, { numRuns: SAMPLES, seed: SEED }).map((props, i) => {
     const chart = new Chart(Testing.app(), 'sample');
-    new MigratedApplication(chart, 'app', props);
+    new MigratedApplication(chart, 'app', buildProps(chart, props));
     const file = path.join(dir, `sample-${i}.yaml`);
     fs.writeFileSync(file, chart.toJson().map((o) => JSON.stringify(o)).join('\n---\n'));
     return file;

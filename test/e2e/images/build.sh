@@ -12,9 +12,14 @@
 #   migrate.tar  e2e.local/migrate:{1.0.0,1.1.0,2.0.0}  ./migrate, ENTRYPOINT ["/bin/migrate"]
 #   app.tar      e2e.local/app:{1.0.0,1.1.0,2.0.0}      ./app, ENTRYPOINT ["/bin/app"]
 #   example.tar  e2e.local/example:{1.0.0,1.1.0,2.0.0}  ./example as /bin/example (the ENTRYPOINT),
-#                /bin/php, /bin/python, /bin/gunicorn and /app/orders: the examples'
+#                /bin/php, /bin/python, /bin/gunicorn, /app/orders, /app/inventory and
+#                /bin/sql-migrate: the examples'
 #                commands, so that their manifests run with only the images swapped
-#                both USER 65532:65532, as images built for the restricted Pod
+#   tcpproxy.tar e2e.local/tcpproxy:1.0.0  ./tcpproxy, ENTRYPOINT ["/bin/tcpproxy"]: the
+#                database proxy sidecar of examples/cloud-sql-proxy
+#   git.tar      e2e.local/git:1.0.0       ./git (its own Go module: go-git), ENTRYPOINT
+#                ["/bin/git"]: clones for examples/sql-migrate-git, and serves the repo
+#                all USER 65532:65532, as images built for the restricted Pod
 #                Security level declare: a pod that sets runAsNonRoot without a
 #                runAsUser then runs (the kubelet refuses it for an image whose
 #                user is root, or not numeric).
@@ -34,7 +39,7 @@
 #        build.sh --check  exit 0 if every archive is up to date, 1 otherwise
 #        build.sh --env    print IMAGES_DIR, IMAGE_ARCHIVES, PAUSE_IMAGE,
 #                          WAITER_IMAGE, APP_IMAGES, MIGRATE_IMAGES, EXAMPLE_IMAGES,
-#                          SHOP_IMAGES, LOADGEN (no build)
+#                          SHOP_IMAGES, LOADGEN, TCPPROXY_IMAGE, GIT_IMAGE (no build)
 # Env:   E2E_BIN_DIR       cache folder (default test/e2e/.bin)
 set -euo pipefail
 
@@ -52,7 +57,9 @@ APP_IMAGES=("${TAGS[@]/#/e2e.local/app:}")
 MIGRATE_IMAGES=("${TAGS[@]/#/e2e.local/migrate:}")
 EXAMPLE_IMAGES=("${TAGS[@]/#/e2e.local/example:}")
 # The commands the examples run, each a copy of ./example, which answers all of them.
-EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders)
+EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders /app/inventory /bin/sql-migrate)
+TCPPROXY_IMAGE="e2e.local/tcpproxy:1.0.0"
+GIT_IMAGE="e2e.local/git:1.0.0"
 # Release N of the shop, and the migrations its image holds: release 3's
 # fails; release 4 replaces it with a fixed one.
 SHOP_RELEASES=(1 2 3 4)
@@ -66,7 +73,7 @@ shop_migrations() {
     4) echo 1_orders.sql 2_note.sql 3_sku.sql ;;
   esac
 }
-IMAGES=(pause kubectl migrate app example "${SHOP_RELEASES[@]/#/shop-}")
+IMAGES=(pause kubectl migrate app example tcpproxy git "${SHOP_RELEASES[@]/#/shop-}")
 # What the build makes besides: a host program, not an image.
 LOADGEN="${E2E_BIN_DIR:-$E2E/.bin}/loadgen"
 
@@ -106,6 +113,12 @@ spec() {
       echo "-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
         "-dir /tmp:1777 -entrypoint [\"/bin/example\"] -user 65532:65532"
       ;;
+    tcpproxy | git)
+      local name="$TCPPROXY_IMAGE"
+      [[ $1 == git ]] && name="$GIT_IMAGE"
+      echo "-name $name -file /bin/$1=@BIN@/$1:0755 -file /etc/passwd=$HERE/rootfs/etc/passwd:0644" \
+        "-file /etc/group=$HERE/rootfs/etc/group:0644 -dir /tmp:1777 -entrypoint [\"/bin/$1\"] -user 65532:65532"
+      ;;
   esac
 }
 
@@ -119,6 +132,7 @@ key() {
     case "$1" in
       kubectl) sha256sum "$WAITER_KUBECTL" ;;
       shop-*) sha256sum "$HERE/go.sum" "$HERE/shop"/*.go "$HERE/shop/migrations"/*.sql "$SQL_MIGRATE" ;;
+      git) sha256sum "$HERE/git"/*.go "$HERE/git/go.mod" "$HERE/git/go.sum" ;;
       *) sha256sum "$HERE/$1"/*.go ;;
     esac
   } | sed "s|$HERE/||; s|$E2E/||" | sha256sum | cut -d' ' -f1
@@ -144,6 +158,8 @@ case "${1:-}" in
     printf 'EXAMPLE_IMAGES=%q\n' "${EXAMPLE_IMAGES[*]}"
     printf 'SHOP_IMAGES=%q\n' "${SHOP_IMAGES[*]}"
     printf 'LOADGEN=%q\n' "$LOADGEN"
+    printf 'TCPPROXY_IMAGE=%q\n' "$TCPPROXY_IMAGE"
+    printf 'GIT_IMAGE=%q\n' "$GIT_IMAGE"
     exit 0
     ;;
   --check)
@@ -175,8 +191,11 @@ mkdir -p "$IMAGES_DIR"
 tmp="$(mktemp -d "$IMAGES_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 # Static, reproducible binaries: no cgo, no local paths, no VCS stamp.
-(cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
-  go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example ./shop ./loadgen)
+(
+  export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+  cd "$HERE" && go build -ldflags="-s -w" -o "$tmp/" ./mkimage ./pause ./migrate ./app ./example ./tcpproxy ./shop ./loadgen
+  cd git && go build -ldflags="-s -w" -o "$tmp/" .
+)
 for i in "${stale[@]}"; do
   k="$(key "$i")"
   if [[ $i == loadgen ]]; then
