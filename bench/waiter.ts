@@ -30,7 +30,8 @@ import * as fs from 'fs';
 import { Duration } from 'cdk8s';
 import { buildControlPlane, upCluster } from '../test/e2e/harness';
 import {
-  ApiWatch, AuditEvent, cleanUp, createNamespaces, getJson, jobNameOf, kubectl, Manifest, now, one, preciseTime, readAudit, start, synthApp, tokenKubeconfig,
+  ApiWatch, AuditEvent, cleanUp, createNamespaces, getJson, jobNameOf, kubectl, Manifest, now, one, preciseTime, readAudit, start, synthApp,
+  tokenKubeconfig,
   toYaml, useCluster, waitFor,
 } from '../test/e2e/kube';
 
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
   const describe = (list: AuditEvent[]) => {
     const kinds = new Map<string, number>();
     for (const e of list) {
-      const what = e.objectRef?.resource ? `${e.verb} ${e.objectRef.resource}` : `discovery`;
+      const what = e.objectRef?.resource ? `${e.verb} ${e.objectRef.resource}` : 'discovery';
       kinds.set(what, (kinds.get(what) ?? 0) + 1);
     }
     return `${list.length} (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')})`;
