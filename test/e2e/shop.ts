@@ -64,6 +64,11 @@ export async function createDatabase(namespace: string, name: string): Promise<D
     ]),
   });
   const host = (await getJson(['service', 'postgres'], { namespace })).spec.clusterIP;
+  // Until kube-proxy has programmed the new Service, a pod that connects to it is refused, and a
+  // migration Job (backoffLimit 0) fails at once: wait until it answers from the node.
+  await waitFor(async () => (await start('nsenter', [`--net=${c.E2E_NETNS}`, `--mount=${c.E2E_MOUNTNS}`, '--',
+    path.join(path.dirname(c.E2E_PSQL), 'pg_isready'), '-q', '-h', host, '-p', String(port)]).exited).code === 0,
+  60_000, `PostgreSQL through the Service postgres (${host}) in ${namespace}`);
   return { name, password, host };
 }
 
@@ -326,6 +331,10 @@ export async function release(name: string, namespace: string, db: Database, n: 
   const objects = shopRelease(db, n, shop);
   const go = () => observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`);
   const { requests, result } = rate > 0 ? await underLoad(namespace, rate, go) : { requests: [], result: await go() };
+  if (result.jobOutcome !== 'Complete') {
+    const log = await kubectl(['logs', `job/${result.job}`, '--tail=20'], { namespace, check: false });
+    throw new Error(`${name}: the migration Job ${result.job} failed:\n${log.stdout}${log.stderr}`);
+  }
   return step(name, namespace, db, shop.migrator ?? 'sql-migrate', requests, result);
 }
 
