@@ -11,7 +11,7 @@ import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, restrictedContainer } from './security';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName, checkPinnedImage,
-  checkPorts, checkSubdomain, PropError,
+  checkPorts, PropError,
 } from './validation';
 
 /** The migration of a `MigratedApplication`. */
@@ -259,11 +259,12 @@ export class MigratedApplication extends Construct {
     checkPinnedImage(migration.image === undefined ? 'image' : 'migration.image', migration.image ?? props.image);
     const sidecars = props.sidecars ?? [];
     const pullSecrets = props.imagePullSecrets ?? [];
-    pullSecrets.forEach((s, i) => checkSubdomain(`imagePullSecrets[${i}]`, s.name));
     if (migration.serviceAccount?.name === this.name) {
       throw new PropError('migration.serviceAccount', `must not be the app's own ServiceAccount "${this.name}", which the waiter's RBAC is bound to; give the Job one of its own`);
     }
-    this.migration = withPropPrefix(sidecars.length, () => new DatabaseMigration(this, 'migration', {
+    // The Job's lists begin with this construct's own: errors about those name them as such.
+    const shared = new Map([['sidecars', sidecars.length], ['imagePullSecrets', pullSecrets.length]]);
+    this.migration = withPropPrefix(shared, () => new DatabaseMigration(this, 'migration', {
       ...migration,
       name: this.name,
       image: migration.image ?? props.image,
@@ -334,17 +335,20 @@ export class MigratedApplication extends Construct {
 
 /**
  * Runs `fn`, which builds the migration, naming the props of the prop errors
- * it throws as this construct's: `migration.*`, but the first `sharedSidecars`
- * of the Job's `sidecars` are this construct's own `sidecars`.
+ * it throws as this construct's: `migration.*`, except that the first
+ * `shared.get(list)` items of each of the Job's lists named in `shared` are
+ * this construct's own `<list>`, and the rest are `migration.<list>`.
  */
-function withPropPrefix<T>(sharedSidecars: number, fn: () => T): T {
+function withPropPrefix<T>(shared: Map<string, number>, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
     if (!(e instanceof PropError)) throw e;
-    const sidecar = /^sidecars\[(\d+)\](.*)$/.exec(e.prop);
-    if (!sidecar) throw e.under('migration.');
-    const i = Number(sidecar[1]);
-    throw new PropError(i < sharedSidecars ? `sidecars[${i}]${sidecar[2]}` : `migration.sidecars[${i - sharedSidecars}]${sidecar[2]}`, e.problem);
+    const item = /^(\w+)\[(\d+)\](.*)$/.exec(e.prop);
+    const own = item ? shared.get(item[1]) : undefined;
+    if (!item || own === undefined) throw e.under('migration.');
+    const [, list, index, rest] = item;
+    const i = Number(index);
+    throw new PropError(i < own ? `${list}[${i}]${rest}` : `migration.${list}[${i - own}]${rest}`, e.problem);
   }
 }

@@ -161,6 +161,10 @@ describe('image pull secrets', () => {
   test.each<[string, Partial<MigratedApplicationProps>, RegExp]>([
     ['a bad name for the app', { imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', 'Bad_Name')] }, /^imagePullSecrets\[0\]: must be a DNS subdomain/],
     ['a bad name for the Job', { migration: { imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', '-x')] } }, /^migration\.imagePullSecrets\[0\]: must be a DNS subdomain/],
+    ['a bad name for the Job after a good one for the app', {
+      imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', 'registry')],
+      migration: { imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', 'Bad')] },
+    }, /^migration\.imagePullSecrets\[0\]: must be a DNS subdomain/],
     ['a bad name for the waiter', { migration: { waiter: { imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', 'x/y')] } } }, /^migration\.waiter\.imagePullSecrets\[0\]: must be a DNS subdomain/],
   ])('reject %s', (_what, props, message) => {
     expect(() => app(props)).toThrow(message);
