@@ -128,7 +128,7 @@ key() {
   {
     echo "spec $(spec "$1")"
     go env GOVERSION
-    sha256sum "$HERE/go.mod" "$HERE/mkimage/main.go" "$HERE"/rootfs/etc/*
+    sha256sum "$HERE/go.mod" "$HERE/mkimage/main.go" "$HERE"/internal/*/*.go "$HERE"/rootfs/etc/*
     case "$1" in
       kubectl) sha256sum "$WAITER_KUBECTL" ;;
       shop-*) sha256sum "$HERE/go.sum" "$HERE/shop"/*.go "$HERE/shop/migrations"/*.sql "$SQL_MIGRATE" ;;

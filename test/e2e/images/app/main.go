@@ -15,7 +15,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,11 +23,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"cdk8s-migrated-app/test/e2e/images/internal/drain"
 )
 
 func env(key, def string) string {
@@ -99,28 +98,6 @@ func run(args []string) int {
 		log.Print(err)
 		return 1
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	log.Printf("version %s listening on :%d as uid %d (ready after %s, ready=%t)", *version, port, os.Getuid(), readyAfter, readyFlag)
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case s := <-stop:
-		stopping.Store(true)
-		log.Printf("%v: shutting down (serving %s more)", s, delay)
-		time.Sleep(delay)
-	case err := <-served:
-		log.Print(err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Printf("shutdown: %v", err)
-		return 1
-	}
-	log.Print("stopped")
-	return 0
+	return drain.Serve(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, delay, &stopping)
 }

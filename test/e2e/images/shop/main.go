@@ -29,16 +29,16 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"cdk8s-migrated-app/test/e2e/images/internal/drain"
 	_ "github.com/lib/pq"
 )
 
@@ -166,30 +166,13 @@ func serve(version string, args []string) int {
 		reply(w, http.StatusCreated, map[string]any{"version": version, "pod": pod, "id": id})
 	})
 
-	srv := &http.Server{Addr: fmt.Sprintf(":%d", *port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe() }()
-	log.Printf("release %s serving on :%d (columns %s)", version, *port, strings.Join(cols, ", "))
-
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case s := <-stop:
-		stopping.Store(true)
-		log.Printf("%v: serving %s more, then stopping", s, *delay)
-		time.Sleep(*delay)
-	case err := <-served:
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", *port))
+	if err != nil {
 		log.Print(err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Printf("shutdown: %v", err)
-		return 1
-	}
-	log.Print("stopped")
-	return 0
+	log.Printf("release %s serving on :%d (columns %s)", version, *port, strings.Join(cols, ", "))
+	return drain.Serve(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, *delay, &stopping)
 }
 
 func migrate(args []string) int {
