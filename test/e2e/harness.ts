@@ -30,16 +30,28 @@ export function readClusterInfo(file: string): ClusterInfo {
   return JSON.parse(fs.readFileSync(file, 'utf-8')) as ClusterInfo;
 }
 
-let builtEnv: { [key: string]: string } | undefined;
+const scriptEnvs = new Map<string, { [key: string]: string }>();
+/** What `script --env` prints (KEY=value lines), parsed once per process. */
+function scriptEnv(script: string): { [key: string]: string } {
+  let env = scriptEnvs.get(script);
+  if (!env) {
+    const r = spawnSync(script, ['--env'], { encoding: 'utf-8', cwd: ROOT });
+    if (r.status !== 0) throw new Error(`${path.relative(ROOT, script)} --env failed: ${r.stderr}`);
+    // Lines of KEY=value, the value quoted by printf %q (paths here have no characters that need it).
+    env = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'(.*)'$/, '$1')]));
+    scriptEnvs.set(script, env);
+  }
+  return env;
+}
+
 /** What `build.sh --env` prints: the paths of the binaries (KUBELET, WAITER_KUBECTL, ...) and their versions. Builds nothing. */
 export function buildEnv(): { [key: string]: string } {
-  if (!builtEnv) {
-    const r = spawnSync(BUILD_SH, ['--env'], { encoding: 'utf-8', cwd: ROOT });
-    if (r.status !== 0) throw new Error(`test/e2e/build.sh --env failed: ${r.stderr}`);
-    // Lines of KEY=value, the value quoted by printf %q (paths here have no characters that need it).
-    builtEnv = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^'(.*)'$/, '$1')]));
-  }
-  return builtEnv;
+  return scriptEnv(BUILD_SH);
+}
+
+/** What `images/build.sh --env` prints: the images' names and where the archives and the load generator are. Builds nothing. */
+export function imagesEnv(): { [key: string]: string } {
+  return scriptEnv(path.join(E2E_DIR, 'images', 'build.sh'));
 }
 
 /** Runs build.sh (a no-op once the binaries are built), with its output on our stderr. */

@@ -18,7 +18,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { buildEnv } from './harness';
 import {
   ApiWatch, cleanUp, cluster, createNamespaces, deleteNamespaces, getJson, isReady, jobNameOf, kubectl, kubectlBinDir,
-  Manifest, namespaceName, now, ROOT, RunResult, start, synthApp, tempDir, timing, toYaml, waitFor, WatchEvent,
+  Manifest, namespaceName, now, rolledOut, ROOT, RunResult, start, synthApp, tempDir, timing, toYaml, waitFor, WatchEvent,
 } from './kube';
 import { Applier } from '../../src';
 
@@ -130,16 +130,6 @@ const uids = (w: ApiWatch, name: string) => [...new Set(w.events.filter(named(na
 const migrationRuns = (w: ApiWatch, job: string) =>
   [...new Set(w.events.filter((e) => e.object?.metadata?.labels?.['batch.kubernetes.io/job-name'] === job).map((e) => e.object.metadata.uid))];
 
-async function available(ns: string, image: string, replicas = 2): Promise<any[]> {
-  return waitFor(async () => {
-    const d = await getJson(['deployment', NAME], { namespace: ns });
-    const pods = (await getJson(['pods', '-l', APP_PODS], { namespace: ns })).items
-      .filter((p: any) => p.spec.containers[0].image === image && isReady(p) && !p.metadata.deletionTimestamp);
-    const done = d.status?.updatedReplicas === replicas && d.status?.availableReplicas === replicas && d.status?.replicas === replicas;
-    return done && pods.length === replicas ? pods : undefined;
-  }, 180_000, `Deployment ${ns}/${NAME} available with ${replicas} pods of ${image}`);
-}
-
 /** What the app's Service answers, through the API server's proxy. */
 async function served(ns: string): Promise<string> {
   const r = await kubectl(['get', '--raw', `/api/v1/namespaces/${ns}/services/${NAME}:8080/proxy/version`]);
@@ -182,7 +172,7 @@ describe('helm upgrade --install, release after release', () => {
     const [j, d] = [await getJson(['job', job], { namespace: ns }), await getJson(['deployment', NAME], { namespace: ns })];
     expect(seconds(d.metadata.creationTimestamp)).toBeGreaterThanOrEqual(seconds(j.status.completionTime));
     timing('helm: install: Job Complete -> Deployment created', deployment - complete);
-    for (const pod of await available(ns, 'e2e.local/app:1.0.0')) {
+    for (const pod of await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:1.0.0')) {
       expect(seconds(pod.metadata.creationTimestamp)).toBeGreaterThanOrEqual(seconds(j.status.completionTime));
     }
     // Hooks are not in the release's manifest; the rest is.
@@ -209,7 +199,7 @@ describe('helm upgrade --install, release after release', () => {
     const newPod = first(w.appPods, (e) => e.type === 'ADDED' && e.object.spec.containers[0].image === 'e2e.local/app:1.1.0')!;
     expect(oldGone).toBeGreaterThan(changed);
     expect(newPod).toBeGreaterThan(changed);
-    await available(ns, 'e2e.local/app:1.1.0');
+    await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:1.1.0');
     expect(await served(ns)).toBe('1.1.0');
   });
 
@@ -233,7 +223,7 @@ describe('helm upgrade --install, release after release', () => {
     expect(after.metadata.generation).toBe(before.metadata.generation);
     expect(after.spec.template.spec.containers[0].image).toBe('e2e.local/app:1.1.0');
     expect(first(w.deployments, templateImage('e2e.local/app:2.0.0'))).toBeUndefined();
-    await available(ns, 'e2e.local/app:1.1.0');
+    await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:1.1.0');
     expect(await served(ns)).toBe('1.1.0');
     expect(out(await helm(['status', NAME, '--namespace', ns]))).toContain('STATUS: failed');
     // The failed Job stays, for `kubectl logs` (a hook that failed is not deleted by before-hook-creation).
@@ -244,7 +234,7 @@ describe('helm upgrade --install, release after release', () => {
   test('re-running after a fix works', async () => {
     const r = await upgrade(ns, v4, '2.0.1');
     expect({ code: r.code, out: out(r) }).toEqual({ code: 0, out: expect.stringContaining('STATUS: deployed') });
-    await available(ns, 'e2e.local/app:2.0.0');
+    await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:2.0.0');
     expect(await served(ns)).toBe('2.0.1');
   });
 
@@ -261,7 +251,7 @@ describe('helm upgrade --install, release after release', () => {
     const restartedAt = now();
     const r = await helmDone;
     expect(r.code).toBe(0);
-    const pods = await available(ns, 'e2e.local/app:2.0.0');
+    const pods = await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:2.0.0');
     const addedAt = (uid: string) => first(w.appPods, (e) => e.type === 'ADDED' && e.object.metadata.uid === uid)!;
     const replacement = pods.find((p) => addedAt(p.metadata.uid) > deletedAt);
     const jobUids = uids(w.jobs, job);
@@ -351,7 +341,7 @@ describe.each([
       expect(clientSide.code).toBe(0);
       expect(count()).toEqual({ jobs: 3, migrationRuns: 3, secrets: 3, configMaps: 3 });
     }
-    await available(ns, 'e2e.local/app:1.0.0');
+    await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:1.0.0');
   });
 
   if (keep) {
@@ -365,7 +355,7 @@ describe.each([
       expect((await getJson(['deployment', NAME], { namespace: ns })).spec.template.spec.containers[0].image).toBe('e2e.local/app:1.0.0');
       expect((await upgrade(ns, failing, '1.1.0')).code).toBe(1);
       expect(uids(w.jobs, job)).toHaveLength(2);
-      await available(ns, 'e2e.local/app:1.0.0');
+      await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:1.0.0');
     });
   }
 });

@@ -189,6 +189,18 @@ export async function runWithKubectl(command: string, args: string[]): Promise<{
   return { code: r.code, out: `${r.stdout}${r.stderr}`, endedAt: r.endedAt };
 }
 
+/** `pipeline/wait-for-release.sh` with `args`, as a pipeline runs it (see `runWithKubectl`). */
+export function waitForRelease(args: string[]): ReturnType<typeof runWithKubectl> {
+  return runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), ...args]);
+}
+
+/** Writes `objects` to a fresh `<prefix>.k8s.yaml`, as `cdk8s synth` would, for the commands that take a file; returns its path. */
+export function manifestsFile(prefix: string, objects: Manifest[]): string {
+  const file = path.join(tempDir(prefix), `${prefix}.k8s.yaml`);
+  fs.writeFileSync(file, toYaml(objects));
+  return file;
+}
+
 export interface KubectlOptions {
   readonly namespace?: string;
   /** Sent on stdin (use with `-f -`). */
@@ -340,6 +352,24 @@ export async function jobPods(namespace: string, job: string, timeoutMs = 60_000
 
 export function isReady(pod: any): boolean {
   return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The image of a pod's first (the app's) container. */
+export const imageOf = (pod: any): string => pod.spec.containers[0].image;
+
+/**
+ * Waits until Deployment `name` has exactly `replicas` pods, all updated and
+ * available, and as many ready pods of `image` (matching `selector`) that are
+ * not terminating; returns those.
+ */
+export async function rolledOut(namespace: string, name: string, selector: string, image: string, replicas = 2): Promise<any[]> {
+  return waitFor(async () => {
+    const d = await getJson(['deployment', name], { namespace });
+    const pods = (await getJson(['pods', '-l', selector], { namespace })).items
+      .filter((p: any) => imageOf(p) === image && isReady(p) && !p.metadata.deletionTimestamp);
+    const done = d.status?.updatedReplicas === replicas && d.status?.availableReplicas === replicas && d.status?.replicas === replicas;
+    return done && pods.length === replicas ? pods : undefined;
+  }, 180_000, `Deployment ${namespace}/${name} available with ${replicas} pods of ${image}`);
 }
 
 export function condition(obj: any, type: string): any | undefined {

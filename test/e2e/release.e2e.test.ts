@@ -7,13 +7,11 @@
  * namespace of its own. Every pod really runs; the namespaces enforce Pod
  * Security "restricted".
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ApiWatch, cleanUp, deleteNamespaces, condition, createNamespaces, getJson, isReady, jobNameOf, kubectl,
-  Manifest, namespaceName, now, ROOT, runWithKubectl, synthApp, tempDir, timing, toYaml, waitFor,
+  ApiWatch, cleanUp, deleteNamespaces, condition, createNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl,
+  Manifest, manifestsFile, namespaceName, now, rolledOut, runWithKubectl, synthApp, timing, toYaml, waitFor, waitForRelease,
 } from './kube';
 import { MigratedApplicationProps } from '../../src';
 
@@ -55,17 +53,10 @@ async function appPods(ns: string): Promise<any[]> {
 
 /** The pods of the Deployment's ReplicaSet that runs `version`. */
 async function podsOfVersion(ns: string, version: string): Promise<any[]> {
-  return (await appPods(ns)).filter((p) => p.spec.containers[0].image === `e2e.local/app:${version}`);
+  return (await appPods(ns)).filter((p) => imageOf(p) === `e2e.local/app:${version}`);
 }
 
-async function available(ns: string, version: string, replicas = 2): Promise<any[]> {
-  return waitFor(async () => {
-    const d = await getJson(['deployment', NAME], { namespace: ns });
-    const pods = (await podsOfVersion(ns, version)).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
-    const done = d.status?.updatedReplicas === replicas && d.status?.availableReplicas === replicas && d.status?.replicas === replicas;
-    return done && pods.length === replicas ? pods : undefined;
-  }, 180_000, `Deployment ${ns}/${NAME} available with ${replicas} pods of ${version}`);
-}
+const available = (ns: string, version: string, replicas = 2) => rolledOut(ns, NAME, SELECTOR, `e2e.local/app:${version}`, replicas);
 
 const seconds = (t: string) => Date.parse(t);
 
@@ -86,9 +77,7 @@ describe('RollingUpdate, release after release', () => {
     const applied = now();
     await apply(ns, v1);
     // The README's pipeline gate, on the manifests as a file.
-    const manifests = path.join(tempDir('release'), 'shop.k8s.yaml');
-    fs.writeFileSync(manifests, toYaml(v1));
-    const gate = await runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '3m', '-f', manifests]);
+    const gate = await waitForRelease(['-n', ns, '-t', '3m', '-f', manifestsFile('release', v1)]);
     expect({ code: gate.code, out: gate.out }).toEqual({ code: 0, out: expect.stringContaining(`job.batch/${jobNameOf(v1)} is complete`) });
     expect(gate.out).toContain(`deployment "${NAME}" successfully rolled out`);
     const pods = await available(ns, '1.0.0');
@@ -125,7 +114,7 @@ describe('RollingUpdate, release after release', () => {
     const old = await podsOfVersion(ns, '1.0.0');
     const w = await ApiWatch.job(ns, jobNameOf(v2));
     await apply(ns, v2);
-    const pipeline = runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', ns, '-t', '5m', '-l', `app.kubernetes.io/instance=${NAME}`]);
+    const pipeline = waitForRelease(['-n', ns, '-t', '5m', '-l', `app.kubernetes.io/instance=${NAME}`]);
     const failedAt = await w.until('FailureTarget', 120_000);
     const gate = await pipeline;
     expect(gate.code).toBe(1);

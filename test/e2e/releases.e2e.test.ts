@@ -7,8 +7,8 @@
  * migration run per release, no new pod before its Job completed, and none of
  * the old version serving once a stop-the-world migration has begun.
  */
-import { cleanUp, condition, createNamespaces, deleteNamespaces, namespaceName, preciseTime, timing } from './kube';
-import { failed, FailedStep, imageOf, Request, rollingReleases, Step, stopTheWorld, StopTheWorld, twoWorkloads } from './shop';
+import { cleanUp, condition, createNamespaces, deleteNamespaces, imageOf, namespaceName, preciseTime, timing } from './kube';
+import { failed, FailedStep, Request, rollingReleases, Step, stopTheWorld, StopTheWorld, twoWorkloads } from './shop';
 
 const RATE = 20;
 

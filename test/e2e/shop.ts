@@ -17,9 +17,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { imagesEnv } from './harness';
 import {
-  ApiWatch, cluster, getJson, isReady, jobNameOf, kubectl, Manifest, now, runWithKubectl, ROOT, sleep, start, synthChart, SMALL, tempDir, toYaml,
-  waitFor,
+  ApiWatch, cluster, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start, synthChart,
+  SMALL, toYaml, waitFor, waitForRelease,
 } from './kube';
 import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../src';
 
@@ -139,8 +140,6 @@ export function shopRelease(db: Database, n: number, options: ShopOptions = {}):
   });
 }
 
-export const imageOf = (pod: any): string => pod.spec.containers[0].image;
-
 // ---------------------------------------------------------------- traffic
 
 /** One request of the load generator (see test/e2e/images/loadgen). */
@@ -167,7 +166,7 @@ export class Load {
     const dir = path.join(c.E2E_CLUSTER_DIR, 'load');
     fs.mkdirSync(dir, { recursive: true });
     const out = path.join(dir, `${namespace}-${Date.now()}.jsonl`);
-    const proc = start('nsenter', [`--net=${c.E2E_NETNS}`, `--mount=${c.E2E_MOUNTNS}`, '--', loadgen(),
+    const proc = start('nsenter', [`--net=${c.E2E_NETNS}`, `--mount=${c.E2E_MOUNTNS}`, '--', imagesEnv().LOADGEN,
       `--url=http://${ip}:8080/orders`, `--rate=${rate}`, '--timeout=2s', '--max-duration=10m', `--out=${out}`]);
     return new Load(proc, out);
   }
@@ -192,12 +191,6 @@ export class Load {
   }
 }
 
-/** The load generator's binary, as images/build.sh names it. */
-function loadgen(): string {
-  const out = execFileSync(path.join(__dirname, 'images', 'build.sh'), ['--env'], { encoding: 'utf-8' });
-  return /^LOADGEN=(.*)$/m.exec(out)![1];
-}
-
 /** The p-th percentile (0-100) of `values`, nearest rank. */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -216,7 +209,6 @@ export interface Observed {
   readonly jobOutcome: 'Complete' | 'FailureTarget';
   /** When each pod of the new image was first seen Ready, by pod name. */
   readonly newPodsReadyAt: Map<string, number>;
-  readonly watches: { readonly job: ApiWatch; readonly pods: ApiWatch };
 }
 
 /** The pods of the workloads: every pod in the namespace but the migration Jobs'. */
@@ -230,9 +222,8 @@ const WORKLOAD_PODS = '!batch.kubernetes.io/job-name';
 export async function observeRelease(namespace: string, objects: Manifest[], image: string,
   applyFn: () => Promise<unknown> = () => kubectl(['apply', '-f', '-'], { namespace, input: toYaml(objects) })): Promise<Observed> {
   const job = jobNameOf(objects);
-  const selector = WORKLOAD_PODS;
   const jobWatch = await ApiWatch.job(namespace, job);
-  const podWatch = await ApiWatch.pods(namespace, selector);
+  const podWatch = await ApiWatch.pods(namespace, WORKLOAD_PODS);
   try {
     const appliedAt = now();
     await applyFn();
@@ -243,7 +234,7 @@ export async function observeRelease(namespace: string, objects: Manifest[], ima
         await kubectl(['rollout', 'status', `deployment/${d.metadata.name}`, '--timeout=150s'], { namespace, timeoutMs: 160_000 });
       }
       // Until the old pods are gone too: their last requests count.
-      await waitFor(async () => (await getJson(['pods', '-l', selector], { namespace })).items.every((p: any) => imageOf(p) === image && isReady(p)),
+      await waitFor(async () => (await getJson(['pods', '-l', WORKLOAD_PODS], { namespace })).items.every((p: any) => imageOf(p) === image && isReady(p)),
         120_000, `only ready pods of ${image} left in ${namespace}`);
     }
     const newPodsReadyAt = new Map<string, number>();
@@ -251,9 +242,7 @@ export async function observeRelease(namespace: string, objects: Manifest[], ima
       if (imageOf(e.object) !== image || !isReady(e.object) || newPodsReadyAt.has(e.object.metadata.name)) continue;
       newPodsReadyAt.set(e.object.metadata.name, e.at);
     }
-    return {
-      appliedAt, job, jobCreatedAt: jobWatch.events[0].at, jobDoneAt, jobOutcome, newPodsReadyAt, watches: { job: jobWatch, pods: podWatch },
-    };
+    return { appliedAt, job, jobCreatedAt: jobWatch.events[0].at, jobDoneAt, jobOutcome, newPodsReadyAt };
   } finally {
     jobWatch.close();
     podWatch.close();
@@ -359,15 +348,14 @@ export interface FailedStep extends Step {
  */
 export async function failedRelease(name: string, namespace: string, db: Database, n: number, oldImage: string, rate: number): Promise<FailedStep> {
   const objects = shopRelease(db, n);
-  const manifests = path.join(tempDir('failed'), 'shop.k8s.yaml');
-  fs.writeFileSync(manifests, toYaml(objects));
-  let gate: ReturnType<typeof runWithKubectl> | undefined;
+  const manifests = manifestsFile('failed', objects);
+  let gate: ReturnType<typeof waitForRelease> | undefined;
   const evicted: string[] = [];
   const replacements: string[] = [];
   const { requests, result } = await underLoad(namespace, rate, async () => {
     const observed = await observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`, async () => {
       await kubectl(['apply', '-f', manifests], { namespace });
-      gate = runWithKubectl('bash', [path.join(ROOT, 'pipeline', 'wait-for-release.sh'), '-n', namespace, '-t', '3m', '-f', manifests]);
+      gate = waitForRelease(['-n', namespace, '-t', '3m', '-f', manifests]);
     });
     const g = await gate!;
     const oldPods = (await getJson(['pods', '-l', SHOP_SELECTOR], { namespace })).items.filter((p: any) => imageOf(p) === oldImage);
@@ -427,8 +415,7 @@ export async function stopTheWorld(namespace: string, rate: number, onStep: (s: 
   const install = await release('stop the world: install 1', namespace, db, 1, shop, 0);
   onStep(install);
   const objects = shopRelease(db, 2, shop);
-  const manifests = path.join(tempDir('stw'), 'shop.k8s.yaml');
-  fs.writeFileSync(manifests, toYaml(objects));
+  const manifests = manifestsFile('stw', objects);
   const { requests, result } = await underLoad(namespace, rate, () => observeRelease(namespace, objects, 'e2e.local/shop:2.0.0', async () => {
     const r = await runWithKubectl('bash', ['-c', stopTheWorldScript(namespace, manifests)]);
     if (r.code !== 0) throw new Error(`the stop-the-world procedure failed (${r.code}):\n${r.out}`);
