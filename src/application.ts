@@ -5,7 +5,7 @@ import { Applier } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, APP_DEPLOYMENT, appChoices, OWN_PODS } from './exceptions';
 import { DatabaseMigration, MigrationOptions } from './migration';
-import { claimName, contentName, recommendedLabels } from './naming';
+import { claimName, contentName, dropAddressLabel, recommendedLabels, selectorLabels } from './naming';
 import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, restrictedContainer } from './security';
@@ -295,8 +295,11 @@ export class MigratedApplication extends Construct {
       serviceAccount: this.serviceAccount,
       automountServiceAccountToken: false,
       securityContext: { ensureNonRoot: true },
+      select: false,
     });
     for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
+    this.deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(this.name, 'app') }));
+    dropAddressLabel(this.deployment);
     addPodMetadata(this.deployment, 'pod', props.podLabels, props.podAnnotations);
     applySeccompProfile(this.deployment);
     for (const e of [...OWN_PODS, ...APP_DEPLOYMENT, ...appChoices({ ...props, replicas })]) annotateException(this.deployment.metadata, e);
@@ -323,11 +326,12 @@ export class MigratedApplication extends Construct {
     this.migration.gate(this.deployment);
 
     if ((props.service ?? true) && (props.ports ?? []).length > 0) {
-      this.service = this.deployment.exposeViaService({
-        name: this.name,
+      // Not Deployment.exposeViaService(), which selects by cdk8s-plus's construct-path label.
+      this.service = new kplus.Service(this, 'service', {
+        metadata: { name: this.name, labels },
         ports: props.ports!.map((p) => ({ port: p.number, targetPort: p.number, name: p.name })),
       });
-      for (const [k, v] of Object.entries(labels)) this.service.metadata.addLabel(k, v);
+      for (const [k, v] of Object.entries(selectorLabels(this.name, 'app'))) this.service.selectLabel(k, v);
       this.migration._annotate('workload', this.service);
     }
   }

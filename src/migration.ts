@@ -5,8 +5,9 @@ import { Construct } from 'constructs';
 import { Applier, Stage } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, annotateLibraryExceptions, OWN_PODS } from './exceptions';
-import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
+import { claimName, contentHash, contentName, dropAddressLabel, fitName, hashedName, recommendedLabels } from './naming';
 import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
+import { addQueueContainer, addQueueRbac, QUEUE_VOLUMES, queueName } from './queue';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, podSpecPath, restrictedContainer, SERVICE_ACCOUNT_PATH, tokenMount, tokenVolume } from './security';
 import {
@@ -22,7 +23,7 @@ const RESERVED_PATHS = ['/tmp'];
 const TOKEN_VOLUME = 'migrate-token';
 
 /** Names of the volumes the library adds to the Job's pod. */
-const RESERVED_VOLUMES = ['tmp', 'config-file', TOKEN_VOLUME];
+const RESERVED_VOLUMES = ['tmp', 'config-file', TOKEN_VOLUME, QUEUE_VOLUMES.token, QUEUE_VOLUMES.tmp];
 
 /** Why the Job has no `ttlSecondsAfterFinished`, for readers and for kube-linter. */
 export const NO_TTL_REASON = 'Pods of this release (scale-up, a drained node) must still find this Job; it is removed when the applier prunes it after a later release.';
@@ -280,6 +281,7 @@ export class DatabaseMigration extends Construct {
     super(scope, id);
     this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
     claimName(this, 'name', this.name);
+    claimName(this, 'name', queueName(this.name));
     const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
     const image = checkPinnedImage('image', props.image);
     checkCommand('command', props.command);
@@ -297,7 +299,7 @@ export class DatabaseMigration extends Construct {
     }
     this.applier = props.applier ?? Applier.plain();
     this.waiter = props.waiter ?? {};
-    checkWaiterOptions(this.waiter);
+    const waiterImage = checkWaiterOptions(this.waiter).image;
     this.labels = recommendedLabels(this.name, 'migration', partOf);
 
     if (isNonEmpty(props.secretValues)) {
@@ -309,6 +311,8 @@ export class DatabaseMigration extends Construct {
       });
       this._annotate('config', this.secret);
     }
+    const queue = addQueueRbac(this, this.name, this.labels, props.serviceAccount);
+    this._annotate('config', ...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
     const configMaps = props.envFromConfigMaps ?? [];
     const secrets = [...props.envFromSecrets ?? [], ...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
 
@@ -321,16 +325,22 @@ export class DatabaseMigration extends Construct {
       backoffLimit,
       activeDeadline: Duration.seconds(activeDeadline),
       securityContext: { ensureNonRoot: true },
-      serviceAccount: props.serviceAccount,
+      serviceAccount: queue.jobServiceAccount,
       automountServiceAccountToken: false,
     });
+    // Emitted before the Job, so that a first apply does not create its pod for a missing ServiceAccount.
+    ApiObject.of(this.job).addDependency(...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
+    dropAddressLabel(this.job);
     addPodMetadata(this.job, 'pod', props.podLabels, props.podAnnotations);
     this._annotate('migration', this.job);
     for (const e of OWN_PODS) annotateException(this.job.metadata, e);
     applySeccompProfile(this.job);
     this.schedule(props);
     addImagePullSecrets(this.job, 'imagePullSecrets', props.imagePullSecrets ?? []);
+    // The first init container: the Job's turn comes before its sidecars and init containers start.
+    addQueueContainer(this.job, this.name, waiterImage, this.waiter);
+    addImagePullSecrets(this.job, 'waiter.imagePullSecrets', this.waiter.imagePullSecrets ?? []);
 
     const container = this.job.addContainer({
       name: 'migrate',

@@ -1,6 +1,8 @@
 import { createHash } from 'crypto';
-import { Chart } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
+import { podSpecPath } from './security';
 import { PropError } from './validation';
 
 /** Kubernetes object names used here are DNS labels: at most 63 characters. */
@@ -70,6 +72,32 @@ export function recommendedLabels(instance: string, component: 'app' | 'migratio
     'app.kubernetes.io/part-of': partOf,
     'app.kubernetes.io/managed-by': MANAGED_BY,
   };
+}
+
+/**
+ * The labels that select the pods of a workload the library makes: stable
+ * across refactors of the cdk8s app, unlike cdk8s-plus's default selector.
+ */
+export function selectorLabels(instance: string, component: 'app' | 'migration'): { [key: string]: string } {
+  return {
+    'app.kubernetes.io/name': instance,
+    'app.kubernetes.io/instance': instance,
+    'app.kubernetes.io/component': component,
+  };
+}
+
+/**
+ * Removes the `cdk8s.io/metadata.addr` label that cdk8s-plus-27 puts on every
+ * pod template it renders (Workload.podMetadata, even with `select: false`).
+ * It is derived from the construct path, so renaming a construct or moving it
+ * to another chart would change the pod template, and, where it is the
+ * selector, `spec.selector`, which is immutable. The library selects its pods
+ * by `selectorLabels()` instead, and a Job's name (a hash of its manifest)
+ * then depends on what it runs, not on where it sits in the construct tree.
+ */
+export function dropAddressLabel(workload: kplus.Workload): void {
+  const template = podSpecPath(workload).replace(/\/spec$/, '');
+  ApiObject.of(workload).addJsonPatch(JsonPatch.remove(`${template}/metadata/labels/cdk8s.io~1metadata.addr`));
 }
 
 /** The names in use in each app, by namespace: `<namespace>/<name>` → the construct using it. */

@@ -60,7 +60,9 @@ const WAIT_MARGIN_SECONDS = 60;
 export interface WaiterOptions {
   /**
    * An image whose entrypoint is kubectl 1.36 or newer (the waiter passes only
-   * `args`), pinned with a tag or digest. Change it to use a private mirror.
+   * `args`), with `/bin/bash` (the migration Job's queue runs a short bash
+   * script in it), pinned with a tag or digest: the official image, or a
+   * private mirror of it.
    * @default "registry.k8s.io/kubectl:v1.36.6"
    */
   readonly image?: string;
@@ -90,7 +92,8 @@ export interface WaiterOptions {
   /**
    * Secrets of type `kubernetes.io/dockerconfigjson` to pull the waiter's
    * image with, for a private mirror. They are added to the `imagePullSecrets`
-   * of every workload gated on the migration (pull secrets are per pod).
+   * of every workload gated on the migration and of the migration Job, whose
+   * queue runs in the same image (pull secrets are per pod).
    * @default - none
    */
   readonly imagePullSecrets?: kplus.ISecret[];
@@ -124,6 +127,59 @@ export function waiterNames(migrationName: string) {
     token: suffixedName(base, '-token'),
     tmp: suffixedName(base, '-tmp'),
   };
+}
+
+/** A container that runs kubectl against the API server, with a token of its own. */
+export interface KubectlContainer {
+  /** The container's name. */
+  readonly name: string;
+  /** The image, checked: kubectl is its entrypoint. */
+  readonly image: string;
+  /** Replaces the image's entrypoint (kubectl), when set. */
+  readonly command?: string[];
+  /** Arguments to the entrypoint or the command. */
+  readonly args: string[];
+  /** More environment variables; `HOME` is `/tmp`. */
+  readonly env?: { [name: string]: kplus.EnvValue };
+  /** The emptyDir mounted at `/tmp`, where kubectl caches discovery. */
+  readonly tmp: kplus.Volume;
+  /** The name of the pod's projected token volume, which this container mounts. */
+  readonly token: string;
+  /** Resources and security context. */
+  readonly options: WaiterOptions;
+}
+
+/**
+ * Adds an init container that runs kubectl: restricted (UID 65532, a
+ * read-only root filesystem, the RuntimeDefault seccomp profile),
+ * `FallbackToLogsOnError`, the waiter's default resources, and a token from
+ * the projected volume `token`, which the caller adds to the pod.
+ * @internal
+ */
+export function addKubectlContainer(workload: kplus.Workload, c: KubectlContainer): kplus.Container {
+  // cdk8s-plus-27 has no per-container seccomp or termination message policy,
+  // so these are patched in, with the token. Each container's
+  // index is fixed when it is added: containers added later come after it.
+  const spec = podSpecPath(workload);
+  const self = `${spec}/initContainers/${workload.initContainers.length}`;
+  const container = workload.addInitContainer({
+    name: c.name,
+    image: c.image,
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    command: c.command,
+    args: c.args,
+    // kubectl caches discovery under $HOME/.kube; the root filesystem is read-only.
+    envVariables: { HOME: kplus.EnvValue.fromValue('/tmp'), ...c.env },
+    resources: withDefaults(workload, self, c.options.resources, WAITER_RESOURCES),
+    securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...c.options.securityContext }),
+  });
+  container.mount('/tmp', c.tmp);
+  ApiObject.of(workload).addJsonPatch(
+    tokenMount(self, c.token),
+    JsonPatch.add(`${self}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
+    JsonPatch.add(`${self}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
+  );
+  return container;
 }
 
 /** What a workload waits for. */
@@ -166,32 +222,10 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
   };
 
   const tmp = kplus.Volume.fromEmptyDir(workload, names.tmp, names.tmp);
-  // cdk8s-plus-27 has no per-container seccomp or termination message policy,
-  // so these are patched in, with the token. Each container's
-  // index is fixed when it is added: containers added later come after it.
-  const spec = podSpecPath(workload);
-  const patches = [tokenVolume(spec, names.token)];
-  const containers = [names.created, names.complete].map((name) => {
-    const container = workload.addInitContainer({
-      name,
-      image,
-      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      args: argsOf[name],
-      // kubectl caches discovery under $HOME/.kube; the root filesystem is read-only.
-      envVariables: { HOME: kplus.EnvValue.fromValue('/tmp') },
-      resources: withDefaults(workload, `${spec}/initContainers/${workload.initContainers.length}`, options.resources, WAITER_RESOURCES),
-      securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...options.securityContext }),
-    });
-    container.mount('/tmp', tmp);
-    const self = `${spec}/initContainers/${workload.initContainers.length - 1}`;
-    patches.push(
-      tokenMount(self, names.token),
-      JsonPatch.add(`${self}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
-      JsonPatch.add(`${self}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
-    );
-    return container;
-  });
-  ApiObject.of(workload).addJsonPatch(...patches);
+  ApiObject.of(workload).addJsonPatch(tokenVolume(podSpecPath(workload), names.token));
+  const containers = [names.created, names.complete].map((name) => addKubectlContainer(workload, {
+    name, image, args: argsOf[name], tmp, token: names.token, options,
+  }));
   addImagePullSecrets(workload, 'waiter.imagePullSecrets', options.imagePullSecrets ?? []);
   return containers;
 }

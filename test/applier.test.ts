@@ -32,6 +32,7 @@ const OBJECTS = [
   'ConfigMap/shop-config-<hash>', 'Secret/shop-secret-<hash>', 'Secret/shop-migrate-secret-<hash>', 'ConfigMap/shop-migrate-files-<hash>',
   'Job/shop-migrate-<hash>', 'ServiceAccount/shop', 'ServiceAccount/worker', 'Role/shop-reader-<hash>', 'RoleBinding/shop-reader-<hash>',
   'Deployment/shop', 'Deployment/worker', 'Service/shop',
+  'ServiceAccount/shop-migrate-queue', 'Role/shop-migrate-queue', 'RoleBinding/shop-migrate-queue',
 ];
 
 test.each([undefined, Applier.plain(), Applier.flux()])('%s: no annotations but the Job\'s TTL note', (applier) => {
@@ -45,7 +46,7 @@ test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => 
   const objects = render(Applier.argoCd());
   const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
   const rbac = objects.filter((o) => o.kind === 'RoleBinding');
-  expect(rbac).toHaveLength(1);
+  expect(rbac).toHaveLength(2);
   for (const b of rbac) expect(withoutLintNotes(b.metadata.annotations)).toEqual(wave(-2));
   expect(stageAnnotations(annotations(objects))).toEqual({
     'ConfigMap/shop-config-<hash>': wave(-2),
@@ -56,6 +57,9 @@ test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => 
     'ServiceAccount/worker': wave(-2),
     'Role/shop-reader-<hash>': wave(-2),
     'RoleBinding/shop-reader-<hash>': wave(-2),
+    'ServiceAccount/shop-migrate-queue': wave(-2),
+    'Role/shop-migrate-queue': wave(-2),
+    'RoleBinding/shop-migrate-queue': wave(-2),
     'Job/shop-migrate-<hash>': wave(-1),
     'Deployment/shop': wave(0),
     'Deployment/worker': wave(0),
@@ -78,6 +82,10 @@ test.each([
     'Secret/shop-secret-<hash>': hook(-10),
     'Secret/shop-migrate-secret-<hash>': hook(-10),
     'ConfigMap/shop-migrate-files-<hash>': hook(-10),
+    // The Job's pod runs as the queue's ServiceAccount: it must exist before the Job.
+    'ServiceAccount/shop-migrate-queue': hook(-10),
+    'Role/shop-migrate-queue': hook(-10),
+    'RoleBinding/shop-migrate-queue': hook(-10),
     // Helm prints the migration's log when it fails.
     'Job/shop-migrate-<hash>': { ...hook(0), 'helm.sh/hook-output-log-policy': 'hook-failed' },
     'ServiceAccount/shop': {},

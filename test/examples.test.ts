@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
-import { expectSoundManifests, Manifest, ofKind, one, podSpecs, waitedJob, withoutLintNotes } from './helpers';
+import { expectSoundManifests, Manifest, ofKind, one, podSpecs, waitedJob, withoutLintNotes, withoutQueue } from './helpers';
+import { QUEUE_CONTAINER } from '../src/queue';
 
 /*
  * Every examples/<name>/main.ts is synthesized here, in-process, against src/
@@ -26,7 +27,7 @@ interface Expectations {
 const EXPECTATIONS: { [name: string]: Expectations } = {
   'laravel': {
     facts: (objects) => {
-      expect(objects.map((o) => o.kind).sort()).toEqual(
+      expect(withoutQueue(objects).map((o) => o.kind).sort()).toEqual(
         ['ConfigMap', 'Deployment', 'Job', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount']);
       expect(waitedJob(one(objects, 'Deployment'))).toEqual(one(objects, 'Job').metadata.name);
       expect(envFromOf(one(objects, 'Job'))).toEqual(envFromOf(one(objects, 'Deployment')));
@@ -41,7 +42,8 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
       const deployment = one(objects, 'Deployment');
       const pod = job.spec.template.spec;
       // The git token reaches the clone container and nothing else; the DB password reaches the migration and the app.
-      const [clone] = pod.initContainers;
+      const [queue, clone] = pod.initContainers;
+      expect(queue.name).toBe(QUEUE_CONTAINER);
       const [container] = pod.containers;
       expect(secretsOf(job).sort()).toEqual(['ledger-db', 'ledger-migrations-git']);
       expect(clone.env).toContainEqual({ name: 'GIT_TOKEN', valueFrom: { secretKeyRef: { name: 'ledger-migrations-git', key: 'GIT_TOKEN' } } });
@@ -81,8 +83,8 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
       const job = one(objects, 'Job');
       const deployment = one(objects, 'Deployment');
       // One proxy per pod, as a native sidecar, before the waiter in the app's pods.
-      for (const workload of [job, deployment]) {
-        const [proxy] = workload.spec.template.spec.initContainers;
+      // In the Job, after the queue: the proxy starts once it is the Job's turn.
+      for (const [proxy] of [job.spec.template.spec.initContainers.slice(1), deployment.spec.template.spec.initContainers]) {
         expect(proxy).toMatchObject({ name: 'cloud-sql-proxy', restartPolicy: 'Always', startupProbe: { httpGet: { path: '/startup', port: 9090 } } });
         expect(proxy.image).toMatch(/^gcr\.io\/cloud-sql-connectors\/cloud-sql-proxy:\d+\.\d+\.\d+$/);
         expect(proxy.args).toContain('--port=5432');
@@ -129,9 +131,9 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
       // Each runs as its own ServiceAccount, bound to the one Role that reads that Job.
       const accounts = deployments.map((d) => d.spec.template.spec.serviceAccountName).sort();
       expect(accounts).toEqual(['orders-api', 'orders-worker']);
-      expect(ofKind(objects, 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(accounts);
-      const role = one(objects, 'Role');
-      const bindings = ofKind(objects, 'RoleBinding');
+      expect(ofKind(withoutQueue(objects), 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(accounts);
+      const role = one(withoutQueue(objects), 'Role');
+      const bindings = ofKind(withoutQueue(objects), 'RoleBinding');
       expect(bindings).toHaveLength(1);
       for (const b of bindings) expect(b.roleRef.name).toBe(role.metadata.name);
       expect(bindings.flatMap((b) => b.subjects.map((s: any) => s.name)).sort()).toEqual(accounts);
@@ -182,11 +184,13 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
         'helm.sh/hook-weight': weight,
         'helm.sh/hook-delete-policy': 'before-hook-creation',
       });
-      const annotationsOf = (kind: string) => withoutLintNotes(one(objects, kind).metadata.annotations);
+      const annotationsOf = (kind: string) => withoutLintNotes(one(withoutQueue(objects), kind).metadata.annotations);
       expect(annotationsOf('ConfigMap')).toEqual(hook('-10'));
       expect(annotationsOf('Secret')).toEqual(hook('-10'));
       // Helm prints the migration's log when it fails.
       expect(annotationsOf('Job')).toEqual({ ...hook('0'), 'helm.sh/hook-output-log-policy': 'hook-failed' });
+      // The queue's RBAC and the Job's ServiceAccount exist before the Job, with what it reads.
+      for (const q of objects.filter((o) => !withoutQueue(objects).includes(o))) expect([q.kind, withoutLintNotes(q.metadata.annotations)]).toEqual([q.kind, hook('-10')]);
       for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service']) expect([kind, annotationsOf(kind)]).toEqual([kind, {}]);
       // The Deployment keeps its init container: the order also holds outside of Helm's hooks.
       expect(waitedJob(one(objects, 'Deployment'))).toEqual(one(objects, 'Job').metadata.name);

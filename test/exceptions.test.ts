@@ -84,7 +84,7 @@ describe('resources', () => {
 
   test('every container gets requests and limits of CPU, memory and ephemeral storage', () => {
     const all = containers(render());
-    expect(all).toHaveLength(4); // the app, the migration and the two waiters
+    expect(all).toHaveLength(5); // the app, the migration, its queue and the two waiters
     for (const c of all) {
       for (const kind of ['requests', 'limits']) expect([c.name, Object.keys(c.resources[kind]).sort()]).toEqual([c.name, ['cpu', 'ephemeral-storage', 'memory']]);
     }

@@ -3,9 +3,10 @@ import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { Manifest, ofKind, podSpecs, WAITER } from './manifests';
+import { Manifest, ofKind, podSpecs, QUEUE_RBAC, WAITER } from './manifests';
+import { QUEUE_CONTAINER } from '../src/queue';
 
-export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob, withoutLintNotes } from './manifests';
+export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob, withoutLintNotes, withoutQueue } from './manifests';
 
 const MODELS: { [apiVersionKind: string]: new (data: any) => { validate(): void } } = {
   'v1/ConfigMap': ConfigMap,
@@ -164,7 +165,11 @@ export function expectReferencesResolve(objects: Manifest[], externalSecrets: st
   for (const [at, name, within] of refs) expect({ at, name, resolves: within.includes(name) }).toEqual({ at, name, resolves: true });
 }
 
-/** Each Role grants read (get, list, watch) on exactly one Job of the set, and nothing else; no cluster-wide RBAC. */
+/**
+ * Each Role either grants read (get, list, watch) on exactly one Job of the
+ * set, or is a migration queue's (`<name>-migrate-queue`), which lists and
+ * watches Jobs, and nothing else; no cluster-wide RBAC.
+ */
 export function expectLeastPrivilege(objects: Manifest[]): void {
   expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
   const jobs = ofKind(objects, 'Job').map((j) => j.metadata.name);
@@ -173,6 +178,11 @@ export function expectLeastPrivilege(objects: Manifest[]): void {
     const [rule] = role.rules;
     expect(rule.apiGroups).toEqual(['batch']);
     expect(rule.resources).toEqual(['jobs']);
+    if (QUEUE_RBAC.test(role.metadata.name)) {
+      expect({ role: role.metadata.name, verbs: [...rule.verbs].sort(), resourceNames: rule.resourceNames })
+        .toEqual({ role: role.metadata.name, verbs: ['list', 'watch'], resourceNames: undefined });
+      continue;
+    }
     expect([...rule.verbs].sort()).toEqual(['get', 'list', 'watch']);
     expect(rule.resourceNames).toHaveLength(1);
     expect(jobs).toContain(rule.resourceNames[0]);
@@ -181,9 +191,9 @@ export function expectLeastPrivilege(objects: Manifest[]): void {
 
 /**
  * No pod automounts a service account token; the only tokens are projected
- * ones, mounted by the wait-for init containers alone, and by the migration
- * container when the Job has a ServiceAccount of its own (`migration.serviceAccount`);
- * without one, the migration Job's pod gets none.
+ * ones, mounted by the wait-for init containers alone, by the migration
+ * queue (the Job's first init container), and by the migration container
+ * when the Job has a ServiceAccount of its own (`migration.serviceAccount`).
  */
 export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
   for (const o of ofKind(objects, 'ServiceAccount')) expect({ sa: o.metadata.name, automount: o.automountServiceAccountToken }).toEqual({ sa: o.metadata.name, automount: false });
@@ -194,11 +204,15 @@ export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
       .filter((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken))
       .map((v: any) => v.name);
     const isJob = owner.kind === 'Job';
-    if (isJob) expect({ at, tokenVolumes }).toEqual({ at, tokenVolumes: spec.serviceAccountName ? ['migrate-token'] : [] });
+    // A Job runs as its queue's own ServiceAccount, or as the one `migration.serviceAccount` names.
+    const ownIdentity = isJob && !QUEUE_RBAC.test(spec.serviceAccountName);
+    if (isJob) expect({ at, tokenVolumes }).toEqual({ at, tokenVolumes: ['queue-token', ...ownIdentity ? ['migrate-token'] : []] });
     for (const c of allContainers(spec)) {
       const mountsToken = (c.volumeMounts ?? []).some((m: any) => tokenVolumes.includes(m.name));
       const isInit = (spec.initContainers ?? []).includes(c);
-      const allowed = isJob ? c.name === 'migrate' && !isInit && tokenVolumes.length > 0 : WAITER.test(c.name) && isInit;
+      const allowed = isJob
+        ? (c.name === 'migrate' && !isInit && ownIdentity) || (c.name === QUEUE_CONTAINER && isInit && spec.initContainers[0] === c)
+        : WAITER.test(c.name) && isInit;
       expect({ at, container: c.name, mountsToken }).toEqual({ at, container: c.name, mountsToken: allowed });
     }
   }

@@ -26,6 +26,14 @@ export function podSpecs(objects: Manifest[]): PodSpecOf[] {
   });
 }
 
+/** The ServiceAccount, Role and RoleBinding of a migration queue, one set per app, shared by its releases. */
+export const QUEUE_RBAC = /-migrate-queue$/;
+
+/** The objects but a migration queue's: what one release adds. */
+export function withoutQueue(objects: Manifest[]): Manifest[] {
+  return objects.filter((o) => !QUEUE_RBAC.test(o.metadata.name));
+}
+
 /** The names of the waiter's init containers. */
 export const WAITER = /^wait-for-/;
 

@@ -5,8 +5,9 @@
  */
 import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { expectSoundManifests, Manifest, newChart, one, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, synth } from './helpers';
 import { Applier, DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
+import { QUEUE_CONTAINER } from '../src/queue';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
 const PROXY: kplus.ContainerProps = {
@@ -35,8 +36,9 @@ describe('sidecars', () => {
 
   test('are native sidecars of the Job, before its own, and start before the migration', () => {
     const pod = podOf(job);
-    expect(names(pod.initContainers)).toEqual(['cloud-sql-proxy', 'log-shipper']);
-    expect(pod.initContainers.map((c: any) => c.restartPolicy)).toEqual(['Always', 'Always']);
+    // After the migration queue, which holds them until it is this Job's turn.
+    expect(names(pod.initContainers)).toEqual([QUEUE_CONTAINER, 'cloud-sql-proxy', 'log-shipper']);
+    expect(pod.initContainers.map((c: any) => c.restartPolicy)).toEqual([undefined, 'Always', 'Always']);
     expect(names(pod.containers)).toEqual(['migrate']);
     expect(pod.restartPolicy).toBe('Never');
   });
@@ -49,7 +51,7 @@ describe('sidecars', () => {
   });
 
   test('are restricted and get no token', () => {
-    expect(podOf(job).initContainers[0].securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(podOf(job).initContainers[1].securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expectSoundManifests(objects);
   });
 
@@ -58,10 +60,10 @@ describe('sidecars', () => {
       requests: { 'cpu': '1000m', 'memory': '512Mi', 'ephemeral-storage': '64Mi' },
       limits: { 'cpu': '1500m', 'memory': '2048Mi', 'ephemeral-storage': '1024Mi' },
     };
-    expect(podOf(job).initContainers[0].resources).toEqual(defaults);
+    expect(podOf(job).initContainers[1].resources).toEqual(defaults);
     expect(podOf(deployment).initContainers[0].resources).toEqual(defaults);
     const small = app({ sidecars: [{ ...PROXY, resources: { memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) } } }] });
-    expect(podOf(small.job).initContainers[0].resources).toEqual({
+    expect(podOf(small.job).initContainers[1].resources).toEqual({
       requests: { ...defaults.requests, memory: '32Mi' },
       limits: { ...defaults.limits, memory: '64Mi' },
     });
@@ -69,9 +71,9 @@ describe('sidecars', () => {
 
   test('may have probes, which cdk8s-plus refuses on init containers', () => {
     const probed = app({ sidecars: [{ ...PROXY, startup: kplus.Probe.fromHttpGet('/startup', { port: 9090 }), liveness: kplus.Probe.fromTcpSocket({ port: 5432 }) }] });
-    for (const pod of [podOf(probed.job), podOf(probed.deployment)]) {
-      expect(pod.initContainers[0].startupProbe).toMatchObject({ httpGet: { path: '/startup', port: 9090 } });
-      expect(pod.initContainers[0].livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
+    for (const sidecar of [podOf(probed.job).initContainers[1], podOf(probed.deployment).initContainers[0]]) {
+      expect(sidecar.startupProbe).toMatchObject({ httpGet: { path: '/startup', port: 9090 } });
+      expect(sidecar.livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
     }
     expect(() => app({ migration: { initContainers: [{ name: 'c', image: 'git:1', readiness: kplus.Probe.fromCommand(['true']) }] } }))
       .toThrow(/^migration\.initContainers\[0\]\.readiness: an init container that runs to completion cannot have probes/);
@@ -105,9 +107,9 @@ describe('init containers and volumes of the Job', () => {
 
   test('run after the sidecars, sharing a volume with the migration; the token reaches the clone only', () => {
     const pod = podOf(job);
-    expect(names(pod.initContainers)).toEqual(['cloud-sql-proxy', 'clone']);
-    expect(pod.initContainers[1].restartPolicy).toBeUndefined();
-    expect(pod.initContainers[1].volumeMounts).toEqual([{ name: 'migrations', mountPath: '/migrations' }]);
+    expect(names(pod.initContainers)).toEqual([QUEUE_CONTAINER, 'cloud-sql-proxy', 'clone']);
+    expect(pod.initContainers[2].restartPolicy).toBeUndefined();
+    expect(pod.initContainers[2].volumeMounts).toEqual([{ name: 'migrations', mountPath: '/migrations' }]);
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'migrations', mountPath: '/migrations', readOnly: true });
     expect(pod.volumes).toContainEqual({ name: 'migrations', emptyDir: {} });
     expect(JSON.stringify(deployment)).not.toContain('shop-git');
@@ -138,9 +140,9 @@ describe('image pull secrets', () => {
     migration: { imagePullSecrets: [pull('migrations-registry'), pull('registry')], waiter: { imagePullSecrets: [pull('mirror')] } },
   }, chart);
 
-  test('reach the app (with the waiter\'s) and the Job, each once', () => {
+  test('reach the app and the Job (both with the waiter\'s, whose image runs the Job\'s queue), each once', () => {
     expect(podOf(deployment).imagePullSecrets).toEqual([{ name: 'registry' }, { name: 'mirror' }]);
-    expect(podOf(job).imagePullSecrets).toEqual([{ name: 'registry' }, { name: 'migrations-registry' }]);
+    expect(podOf(job).imagePullSecrets).toEqual([{ name: 'registry' }, { name: 'migrations-registry' }, { name: 'mirror' }]);
     expectSoundManifests(objects, { externalSecrets: ['registry', 'migrations-registry', 'mirror'] });
   });
 
@@ -216,7 +218,12 @@ describe('a ServiceAccount for the Job', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.volumes).toContainEqual(expect.objectContaining({ name: 'migrate-token', projected: expect.anything() }));
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'migrate-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
-    for (const c of pod.initContainers) expect({ c: c.name, mounts: c.volumeMounts ?? [] }).toEqual({ c: c.name, mounts: [] });
+    // The queue mounts a token of the same ServiceAccount, bound to its Role: the sidecar and the fetch mount none.
+    expect(pod.initContainers[0].volumeMounts).toContainEqual({ name: 'queue-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    for (const c of pod.initContainers.slice(1)) expect({ c: c.name, mounts: c.volumeMounts ?? [] }).toEqual({ c: c.name, mounts: [] });
+    expect(ofKind(objects, 'RoleBinding').find((b) => b.metadata.name === 'shop-migrate-queue')?.subjects)
+      .toEqual([{ apiGroup: '', kind: 'ServiceAccount', name: 'shop-migrate' }]);
+    expect(ofKind(objects, 'ServiceAccount').map((a) => a.metadata.name).sort()).toEqual(['shop', 'shop-migrate']);
     expectSoundManifests(objects);
   });
 
@@ -230,9 +237,10 @@ describe('a ServiceAccount for the Job', () => {
     expect(wave(one(emitted, 'Job'))).toBe('-1');
   });
 
-  test('the default stays no token and no ServiceAccount', () => {
+  test('by default the Job runs as its queue\'s ServiceAccount, whose token only the queue mounts', () => {
     const pod = podOf(app().job);
-    expect([pod.serviceAccountName, pod.volumes.map((v: any) => v.name)]).toEqual([undefined, ['tmp']]);
+    expect([pod.serviceAccountName, pod.volumes.map((v: any) => v.name).sort()]).toEqual(['shop-migrate-queue', ['queue-tmp', 'queue-token', 'tmp']]);
+    expect(pod.containers[0].volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
   });
 
   test.each<[string, (c: Chart) => Partial<MigratedApplicationProps>, RegExp]>([

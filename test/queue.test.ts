@@ -1,0 +1,183 @@
+/*
+ * The migration queue: one migration of an app at a time, first come, first
+ * served. What it renders, and its script run by bash against a stand-in
+ * kubectl that answers from a list of Jobs (the e2e suite runs it for real).
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, synth } from './helpers';
+import { DatabaseMigration, MigratedApplication } from '../src';
+import { JOB_ENDED_JSONPATH, QUEUE_CONTAINER } from '../src/queue';
+
+const IMAGE = 'ghcr.io/acme/shop:1.0.0';
+
+function render(props: Partial<ConstructorParameters<typeof MigratedApplication>[2]> = {}) {
+  const chart = newChart();
+  new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE, ...props });
+  const objects = synth(chart);
+  const pod = one(objects, 'Job').spec.template.spec;
+  return { objects, pod, queue: pod.initContainers[0] };
+}
+
+const envOf = (c: any) => Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+
+describe('what the queue renders', () => {
+  const { objects, pod, queue } = render({ sidecars: [{ name: 'proxy', image: 'proxy:1.0.0' }] });
+
+  test('is the first init container of the Job\'s pod, before its sidecars, in the waiter\'s image, running bash', () => {
+    expect(pod.initContainers.map((c: any) => c.name)).toEqual([QUEUE_CONTAINER, 'proxy']);
+    expect([queue.image, queue.command]).toEqual([DatabaseMigration.DEFAULT_WAITER_IMAGE, ['/bin/bash', '-c']]);
+    expect(queue.args).toHaveLength(1);
+  });
+
+  test('lists the Jobs of its own app only, and knows its own Job from the label the Job controller sets', () => {
+    expect(envOf(queue)).toMatchObject({
+      INSTANCE: 'shop',
+      SELECTOR: 'app.kubernetes.io/instance=shop,app.kubernetes.io/component=migration',
+      JOB_NAME: { fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } },
+      ENDED: JOB_ENDED_JSONPATH,
+      LC_ALL: 'C',
+    });
+    expect(one(objects, 'Job').spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'shop', 'app.kubernetes.io/component': 'migration' });
+  });
+
+  test('has a Role that lists and watches Jobs, bound to the Job\'s own ServiceAccount, all named after the app, not the release', () => {
+    const named = (kind: string) => ofKind(objects, kind).find((o) => o.metadata.name === 'shop-migrate-queue')!;
+    expect(named('Role').rules).toEqual([{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch'] }]);
+    expect(named('RoleBinding').subjects).toEqual([{ apiGroup: '', kind: 'ServiceAccount', name: 'shop-migrate-queue' }]);
+    expect(named('ServiceAccount').automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe('shop-migrate-queue');
+    expectSoundManifests(objects);
+  });
+
+  test('the queue alone gets a token; the migration and the sidecars none', () => {
+    const tokenMounts = (c: any) => (c.volumeMounts ?? []).filter((m: any) => m.mountPath.startsWith('/var/run/secrets'));
+    expect(tokenMounts(queue)).toEqual([{ name: 'queue-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }]);
+    for (const c of [...pod.initContainers.slice(1), ...pod.containers]) expect([c.name, tokenMounts(c)]).toEqual([c.name, []]);
+  });
+
+  test('takes the waiter\'s image and pull secrets', () => {
+    const chart = newChart();
+    const mirror = kplus.Secret.fromSecretName(chart, 'mirror', 'mirror');
+    new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE, migration: { waiter: { image: 'mirror.acme.dev/kubectl:v1.36.6', imagePullSecrets: [mirror] } } });
+    const spec = one(synth(chart), 'Job').spec.template.spec;
+    expect([spec.initContainers[0].image, spec.imagePullSecrets]).toEqual(['mirror.acme.dev/kubectl:v1.36.6', [{ name: 'mirror' }]]);
+  });
+
+  test('its names are claimed: an app named like another app\'s queue is refused', () => {
+    const chart = newChart();
+    new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE });
+    expect(() => new MigratedApplication(chart, 'other', { name: 'shop-migrate-queue', image: IMAGE }))
+      .toThrow(/^name: "shop-migrate-queue" is already used by test\/shop/);
+  });
+});
+
+/**
+ * Runs the queue's script with a stand-in kubectl: `get` prints the next of
+ * `lists` (the last one again once they run out), `wait` records its
+ * arguments. Returns the exit code, the output and the recorded waits.
+ */
+function runQueue(job: string, lists: string[][]) {
+  const { queue } = render();
+  const dir = mkdtempSync(join(tmpdir(), 'queue-test-'));
+  try {
+    lists.forEach((l, i) => writeFileSync(join(dir, `list-${i}`), l.map((line) => `${line}\n`).join('')));
+    writeFileSync(join(dir, 'kubectl'), [
+      '#!/bin/bash',
+      `dir=${dir}`,
+      'n=$(cat "$dir/calls" 2>/dev/null || echo 0)',
+      'case "$1" in',
+      `  get) f="$dir/list-$n"; [ -f "$f" ] || f="$dir/list-${lists.length - 1}"; echo $((n + 1)) > "$dir/calls"; cat "$f" ;;`,
+      '  wait) shift; echo "$*" >> "$dir/waits" ;;',
+      'esac',
+    ].join('\n'));
+    chmodSync(join(dir, 'kubectl'), 0o755);
+    const env = { ...envOf(queue), JOB_NAME: job, PATH: `${dir}:${process.env.PATH}` };
+    const run = spawnSync('bash', ['-c', queue.args[0]], { env, encoding: 'utf8', timeout: 10_000 });
+    let waits: string[] = [];
+    try {
+      waits = readFileSync(join(dir, 'waits'), 'utf8').trim().split('\n');
+    } catch {
+      // no wait
+    }
+    return { status: run.status, out: run.stdout + run.stderr, waits };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the queue\'s script', () => {
+  const T1 = '2026-12-06T10:00:00Z';
+  const T2 = '2026-12-06T10:00:10Z';
+  const T3 = '2026-12-06T10:00:20Z';
+  const wait = (...jobs: string[]) => `${jobs.map((j) => `job/${j}`).join(' ')} --for=jsonpath=${JOB_ENDED_JSONPATH}=True --timeout=30s`;
+
+  test('starts at once when no earlier migration is running', () => {
+    const r = runQueue('shop-migrate-b', [[`${T1} shop-migrate-a SuccessCriteriaMet Complete`, `${T2} shop-migrate-b `]]);
+    expect([r.status, r.waits]).toEqual([0, []]);
+    expect(r.out).toContain('no earlier migration of shop is running: starting');
+  });
+
+  test('waits for an earlier running one, then starts once it has ended', () => {
+    const r = runQueue('shop-migrate-b', [
+      [`${T1} shop-migrate-a `, `${T2} shop-migrate-b `],
+      [`${T1} shop-migrate-a FailureTarget Failed`, `${T2} shop-migrate-b `],
+    ]);
+    expect([r.status, r.waits]).toEqual([0, [wait('shop-migrate-a')]]);
+    expect(r.out).toContain('waiting for job/shop-migrate-a to complete or fail');
+  });
+
+  test('ignores later Jobs, which wait for it: a queue of three is first come, first served', () => {
+    const jobs = [`${T1} shop-migrate-c `, `${T2} shop-migrate-a `, `${T3} shop-migrate-b `];
+    expect(runQueue('shop-migrate-c', [jobs]).waits).toEqual([]);
+    expect(runQueue('shop-migrate-a', [jobs, [`${T1} shop-migrate-c Complete`, ...jobs.slice(1)]]).waits).toEqual([wait('shop-migrate-c')]);
+    expect(runQueue('shop-migrate-b', [jobs, [`${T1} shop-migrate-c Complete`, `${T2} shop-migrate-a Complete`, jobs[2]]]).waits)
+      .toEqual([wait('shop-migrate-c', 'shop-migrate-a')]);
+  });
+
+  test('breaks a tie of creation times by name, the same way for both Jobs', () => {
+    const jobs = [`${T1} shop-migrate-b `, `${T1} shop-migrate-a `];
+    expect(runQueue('shop-migrate-a', [jobs]).waits).toEqual([]);
+    expect(runQueue('shop-migrate-b', [jobs, [`${T1} shop-migrate-b `, `${T1} shop-migrate-a Complete`]]).waits).toEqual([wait('shop-migrate-a')]);
+  });
+
+  test('a FailureTarget or SuccessCriteriaMet alone is not the end: its pod may still run', () => {
+    const r = runQueue('shop-migrate-b', [
+      [`${T1} shop-migrate-a FailureTarget`, `${T2} shop-migrate-b `],
+      [`${T1} shop-migrate-a SuccessCriteriaMet`, `${T2} shop-migrate-b `],
+      [`${T1} shop-migrate-a SuccessCriteriaMet Complete`, `${T2} shop-migrate-b `],
+    ]);
+    expect([r.status, r.waits]).toEqual([0, [wait('shop-migrate-a'), wait('shop-migrate-a')]]);
+  });
+
+  test('lists again after each wait: an earlier Job deleted, or deleted and created again later, no longer holds it', () => {
+    const r = runQueue('shop-migrate-b', [
+      [`${T1} shop-migrate-a `, `${T2} shop-migrate-b `],
+      [`${T2} shop-migrate-b `, `${T3} shop-migrate-a `],
+    ]);
+    expect([r.status, r.waits]).toEqual([0, [wait('shop-migrate-a')]]);
+  });
+
+  test('fails loudly when its own Job is not listed', () => {
+    const r = runQueue('shop-migrate-x', [[`${T1} shop-migrate-a `]]);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain('job/shop-migrate-x is not among the migrations of shop: was it deleted?');
+  });
+
+  test('the script is plain bash: it parses', () => {
+    expect(() => execFileSync('bash', ['-n', '-c', render().queue.args[0]])).not.toThrow();
+  });
+});
+
+test('gating many workloads adds no second queue', () => {
+  const chart = newChart();
+  const app = new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE });
+  app.migration.gate(new kplus.Deployment(chart, 'worker', { metadata: { name: 'worker' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'worker:1' }] }));
+  const objects: Manifest[] = synth(chart);
+  expect(ofKind(objects, 'Role').map((r) => r.metadata.name).filter((n) => n.endsWith('-queue'))).toEqual(['shop-migrate-queue']);
+  expect(one(objects, 'Job').spec.template.spec.initContainers.filter((c: any) => c.name === QUEUE_CONTAINER)).toHaveLength(1);
+});
