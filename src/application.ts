@@ -10,8 +10,8 @@ import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, restrictedContainer } from './security';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName, checkPinnedImage,
-  checkPorts, PropError,
+  checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName,
+  checkObject, checkPinnedImage, checkPorts, checkReference, checkStrings, PropError,
 } from './validation';
 
 /** The migration of a `MigratedApplication`. */
@@ -226,9 +226,13 @@ export class MigratedApplication extends Construct {
     claimName(this, 'name', this.name);
     checkImage('image', props.image);
     checkCommand('command', props.command);
+    checkStrings('args', props.args);
     checkEnvNames('env', props.env);
     checkEnvNames('config', props.config);
     checkEnvNames('secretValues', props.secretValues);
+    checkReference('existingSecret', props.existingSecret, 'kplus.Secret.fromSecretName(scope, id, name)');
+    checkObject('migration', props.migration);
+    checkApplier('applier', props.applier);
     checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
     const replicas = checkInteger('replicas', props.replicas ?? 2, 1);
     checkPorts('ports', props.ports ?? []);

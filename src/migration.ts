@@ -11,8 +11,8 @@ import { addQueueContainer, addQueueRbac, QUEUE_VOLUMES, queueName } from './que
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { applySeccompProfile, podSpecPath, restrictedContainer, SERVICE_ACCOUNT_PATH, tokenMount, tokenVolume } from './security';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabels, checkLabelValue,
-  checkMountPath, checkName, checkPinnedImage, checkSubdomain, PropError,
+  checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabels, checkLabelValue,
+  checkMountPath, checkName, checkPinnedImage, checkReference, checkStrings, checkSubdomain, checkYamlString, PropError,
 } from './validation';
 import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WaiterOptions } from './waiter';
 
@@ -285,8 +285,11 @@ export class DatabaseMigration extends Construct {
     const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
     const image = checkPinnedImage('image', props.image);
     checkCommand('command', props.command);
+    checkStrings('args', props.args);
     checkEnvNames('env', props.env);
     checkEnvNames('secretValues', props.secretValues);
+    checkReference('existingSecret', props.existingSecret, 'kplus.Secret.fromSecretName(scope, id, name)');
+    checkApplier('applier', props.applier);
     checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
     const backoffLimit = checkInteger('backoffLimit', props.backoffLimit ?? 0, 0);
     this.activeDeadline = props.activeDeadline ?? Duration.minutes(10);
@@ -295,6 +298,7 @@ export class DatabaseMigration extends Construct {
     const reservedPaths = [...RESERVED_PATHS, ...props.serviceAccount ? [SERVICE_ACCOUNT_PATH] : []];
     if (props.configFile) {
       checkFilePath('configFile.path', props.configFile.path, reservedPaths);
+      checkYamlString('configFile.content', props.configFile.content);
       checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
     }
     this.applier = props.applier ?? Applier.plain();

@@ -2,7 +2,7 @@ import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { podSpecPath, restrictedContainer } from './security';
-import { checkCommand, checkImage, checkLabelKey, checkLabels, checkSubdomain, PropError } from './validation';
+import { checkCommand, checkImage, checkLabelKey, checkLabels, checkSubdomain, checkYamlString, PropError } from './validation';
 
 /*
  * What the library adds to the pods it renders on request: extra containers,
@@ -115,7 +115,7 @@ export function addPodMetadata(
   }
   for (const [key, value] of Object.entries(annotations)) {
     checkLabelKey(`${prop}Annotations.${key}`, key);
-    if (typeof value !== 'string') throw new PropError(`${prop}Annotations.${key}`, `must be a string (got ${JSON.stringify(value)})`);
+    checkYamlString(`${prop}Annotations.${key}`, value);
   }
   for (const key of Object.keys(labels).sort()) workload.podMetadata.addLabel(key, labels[key]);
   for (const key of Object.keys(annotations).sort()) workload.podMetadata.addAnnotation(key, annotations[key]);

@@ -1,5 +1,6 @@
 import { posix } from 'path';
-import { Duration } from 'cdk8s';
+import { Duration, Yaml } from 'cdk8s';
+import { Applier } from './applier';
 
 /*
  * Synth-time checks. Every error message starts with the prop's path
@@ -40,6 +41,93 @@ function fail(prop: string, problem: string, value: unknown): never {
   throw new PropError(prop, `${problem} (got ${JSON.stringify(value)})`);
 }
 
+/*
+ * Strings that cannot survive the trip through YAML. cdk8s writes YAML 1.1
+ * (cdk8s 2.70.0 lib/yaml.js, the `yaml` package with `version: '1.1'`), so it
+ * quotes what YAML 1.1 reads as a number, boolean or null, and no more. The
+ * readers of its output are written in Go: kubectl, Helm and Argo CD use
+ * sigs.k8s.io/yaml over go.yaml.in/yaml/v2, kustomize (Flux) go.yaml.in/yaml/v3.
+ * Both resolve a plain scalar as checked here (go.yaml.in/yaml v2.4.4 and
+ * v3.0.4, resolve.go, `resolve`; v2 is the wider of the two): a few words;
+ * after a '.', what strconv.ParseFloat takes; after a sign or a digit, with
+ * every '_' removed, what strconv.ParseInt or ParseUint with base 0 takes
+ * (0x, 0o, 0b and leading-0 octal), or a decimal float that does not
+ * overflow. So `0o644`, `+_1` or `1e3_0` reach the API server as numbers,
+ * and it refuses a ConfigMap, an env value or an arg that is one.
+ */
+const GO_YAML_WORDS = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', 'n', 'N', 'no', 'No', 'NO',
+  'false', 'False', 'FALSE', 'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF',
+  '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF', '<<']);
+const GO_YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+const GO_INT = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
+
+/** Whether strconv.ParseInt or ParseUint (base 0, 64 bits) takes `s`. */
+function goParsesInt(s: string): boolean {
+  const m = GO_INT.exec(s);
+  if (!m) return false;
+  const [, sign, digits] = m;
+  const prefixed = /^0[xXoObB]/.test(digits);
+  const octal = !prefixed && digits.length > 1 && digits.startsWith('0');
+  const value = BigInt(prefixed ? `0${digits[1].toLowerCase()}${digits.slice(2)}` : octal ? `0o${digits.slice(1)}` : digits);
+  // ParseInt takes a sign and int64; ParseUint no sign and uint64.
+  const max = sign === '-' ? 2n ** 63n : sign === '+' ? 2n ** 63n - 1n : 2n ** 64n - 1n;
+  return value <= max;
+}
+
+/** Whether a Go YAML reader resolves the plain scalar `s` to something other than a string. */
+export function goYamlReadsNonString(s: string): boolean {
+  if (GO_YAML_WORDS.has(s)) return true;
+  const finite = (f: string) => GO_YAML_FLOAT.test(f) && Number.isFinite(Number(f));
+  if (s.startsWith('.')) return /^\.[0-9]+([eE][-+]?[0-9]+)?$/.test(s) && finite(s);
+  if (!/^[-+0-9]/.test(s)) return false;
+  const plain = s.replace(/_/g, '');
+  return goParsesInt(plain) || finite(plain);
+}
+
+/**
+ * A string that reaches the API server as a string: refused when cdk8s would
+ * write it unquoted and a Go YAML reader would read it as something else.
+ */
+export function checkYamlString(prop: string, value: string): string {
+  if (typeof value !== 'string') fail(prop, 'must be a string', value);
+  if (goYamlReadsNonString(value) && Yaml.stringify([value]) === `- ${value}\n`) {
+    fail(prop, 'is written unquoted by cdk8s\'s YAML writer (YAML 1.1) and read back as a number, boolean or null by the YAML readers of '
+      + 'kubectl, Helm, Argo CD and Flux (Go), so the API server would not get this string; change the value', value);
+  }
+  return value;
+}
+
+/** A list of strings, each reaching the API server as a string, when given. */
+export function checkStrings(prop: string, value: string[] | undefined): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) fail(prop, 'must be a list of strings', value);
+  value.forEach((v, i) => checkYamlString(`${prop}[${i}]`, v));
+}
+
+/** A map of strings (env, config, labels), given as a plain object, when given. */
+export function checkStringMap(prop: string, value: { [key: string]: string } | undefined): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(prop, 'must be a map of names to strings', value);
+  for (const [key, v] of Object.entries(value)) checkYamlString(`${prop}.${key}`, v);
+}
+
+/** An object of props, when given: from JavaScript or Python anything can come. */
+export function checkObject(prop: string, value: unknown): void {
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) fail(prop, 'must be an object of props', value);
+}
+
+/** An `Applier`, when given: a string such as 'helm' from JavaScript or Python is not one. */
+export function checkApplier(prop: string, value: Applier | undefined): void {
+  if (value !== undefined && !(value instanceof Applier)) fail(prop, 'must be an Applier: Applier.plain(), Applier.flux(), Applier.argoCd() or Applier.helm()', value);
+}
+
+/** A Secret or ConfigMap reference (an ISecret or IConfigMap), when given. */
+export function checkReference(prop: string, value: { name: string } | undefined, how: string): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || typeof value.name !== 'string') fail(prop, `must be a reference such as ${how}`, value);
+  checkSubdomain(prop, value.name);
+}
+
 /**
  * A DNS-1035 label: at most 63 lower case letters, digits and '-', starting
  * with a letter. Objects of every kind are named after it, Services included.
@@ -56,7 +144,7 @@ export function checkLabelValue(prop: string, value: string): string {
   if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
     fail(prop, 'must be a label value: at most 63 letters, digits, \'-\', \'_\' and \'.\', starting and ending with a letter or digit', value);
   }
-  return value;
+  return checkYamlString(prop, value);
 }
 
 /**
@@ -101,9 +189,9 @@ export function checkImage(prop: string, value: string): string {
 
 /** Names usable as environment variables (and so as envFrom keys). */
 export function checkEnvNames(prop: string, values: { [name: string]: string } | undefined): void {
-  for (const [name, value] of Object.entries(values ?? {})) {
+  checkStringMap(prop, values);
+  for (const name of Object.keys(values ?? {})) {
     if (!ENV_NAME.test(name)) fail(`${prop}.${name}`, 'is not a valid environment variable name (letters, digits and \'_\', not starting with a digit)', name);
-    if (typeof value !== 'string') fail(`${prop}.${name}`, 'must be a string', value);
   }
 }
 
@@ -138,6 +226,7 @@ export function checkCommand(prop: string, value: string[] | undefined): void {
   if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== 'string' || v.length === 0)) {
     fail(prop, 'must be a non-empty list of non-empty strings; leave it out to use the image\'s own entrypoint', value);
   }
+  checkStrings(prop, value);
 }
 
 /** At most one of two mutually exclusive props. */
@@ -176,6 +265,7 @@ const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Container ports: valid numbers, unique, and named (IANA service names) when there are several. */
 export function checkPorts(prop: string, ports: Array<{ number: number; name?: string }>): void {
+  if (!Array.isArray(ports) || ports.some((p) => p === null || typeof p !== 'object')) fail(prop, 'must be a list of ports such as { number: 8080, name: \'http\' }', ports);
   const numbers = new Set<number>();
   const names = new Set<string>();
   ports.forEach((p, i) => {

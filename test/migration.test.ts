@@ -321,15 +321,27 @@ describe('names in one namespace', () => {
   });
 });
 
-test('an error that is not about a prop passes through unchanged', () => {
-  // A plain-JavaScript caller can pass what TypeScript would refuse; that is a TypeError, not a prop error.
-  const props: any = { image: IMAGE, migration: { env: null } };
-  let error: any;
-  try {
-    new MigratedApplication(newChart(), 'app', props);
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(TypeError);
-  expect(error.message).not.toMatch(/^migration\./);
+describe('a JavaScript or Python caller\'s wrong types get a PropError naming the prop, not a TypeError', () => {
+  const chart = () => newChart();
+  test.each<[string, (c: Chart) => any, RegExp]>([
+    ['applier as a string', () => ({ applier: 'helm' }), /^applier: must be an Applier: Applier\.plain\(\), .* \(got "helm"\)$/],
+    ['existingSecret as a string', () => ({ existingSecret: 'shop-db' }), /^existingSecret: must be a reference such as kplus\.Secret\.fromSecretName/],
+    ['migration as a string', () => ({ migration: 'php artisan migrate' }), /^migration: must be an object of props \(got "php artisan migrate"\)$/],
+    ['migration.env as null', () => ({ migration: { env: null } }), /^migration\.env: must be a map of names to strings \(got null\)$/],
+    ['ports as one port', () => ({ ports: { number: 8080 } }), /^ports: must be a list of ports/],
+    ['ports of numbers', () => ({ ports: [8080] }), /^ports: must be a list of ports/],
+    ['config as a list', () => ({ config: ['A=1'] }), /^config: must be a map of names to strings/],
+    ['config with a number', () => ({ config: { PORT: 8080 } }), /^config\.PORT: must be a string \(got 8080\)$/],
+    ['secretValues as a string', () => ({ secretValues: 'DB_PASSWORD=x' }), /^secretValues: must be a map of names to strings/],
+    ['args with a number', () => ({ args: ['--port', 8080] }), /^args\[1\]: must be a string \(got 8080\)$/],
+  ])('%s', (_what, props, message) => {
+    const c = chart();
+    expect(() => new MigratedApplication(c, 'app', { image: IMAGE, ...props(c) })).toThrow(message);
+  });
+
+  test('DatabaseMigration: applier and existingSecret too', () => {
+    const wrong: any[] = [{ applier: 'argocd' }, { existingSecret: 42 }];
+    expect(() => new DatabaseMigration(chart(), 'm', { image: IMAGE, ...wrong[0] })).toThrow(/^applier: must be an Applier/);
+    expect(() => new DatabaseMigration(chart(), 'm', { image: IMAGE, ...wrong[1] })).toThrow(/^existingSecret: must be a reference .* \(got 42\)$/);
+  });
 });

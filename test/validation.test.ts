@@ -1,4 +1,6 @@
 import { Duration } from 'cdk8s';
+import { newChart, synth } from './helpers';
+import { MigratedApplication, MigratedApplicationProps } from '../src';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkFilePath, checkLabelValue, checkName,
   checkPinnedImage, checkPort, checkPorts, MAX_DATA_BYTES,
@@ -105,4 +107,41 @@ test('checkPorts wants unique numbers and, for several ports, unique IANA names'
   expect(() => checkPorts('ports', [{ number: 80, name: 'a' }, { number: 81, name: 'a' }])).toThrow(/^ports\[1\]\.name: is used by an earlier port/);
   expect(() => checkPorts('ports', [{ number: 80, name: '8080' }])).toThrow(/^ports\[0\]\.name: must be an IANA service name/);
   expect(() => checkPorts('ports', [{ number: 80, name: 'a-very-long-port-name' }])).toThrow(/^ports\[0\]\.name:/);
+});
+
+describe('strings that cdk8s writes unquoted and Go YAML readers take for numbers', () => {
+  // Each checked by hand against go.yaml.in/yaml v2.4.4 resolve.go and Go's strconv; the e2e suite checks many more against kubectl itself.
+  test.each(['0o644', '0O17', '-0o7', '+_1', '0_x1', '1e3_0'])('%s is refused, naming the prop', (value) => {
+    expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', config: { MODE: value } }))
+      .toThrow(new RegExp(`^config\\.MODE: is written unquoted by cdk8s's YAML writer .* \\(got "${value.replace(/[+]/g, '\\+')}"\\)$`));
+  });
+
+  test.each([
+    ['0o8', 'not octal: Go reads a string'],
+    ['1e400', 'overflows: strconv.ParseFloat fails, Go reads a string'],
+    [`0o${'7'.repeat(30)}`, 'overflows 64 bits: Go reads a string'],
+    ['_1', 'a string to Go'],
+    ['18', 'quoted by cdk8s, a YAML 1.1 integer'],
+    ['0x1F', 'quoted by cdk8s'],
+    ['yes', 'quoted by cdk8s, a YAML 1.1 boolean'],
+  ])('%s is accepted: %s', (value) => {
+    const chart = newChart();
+    new MigratedApplication(chart, 'app', { name: 'app', image: 'app:1', config: { MODE: value } });
+    expect(synth(chart).find((o) => o.kind === 'ConfigMap')!.data.MODE).toBe(value);
+  });
+
+  test.each<[string, Partial<MigratedApplicationProps>, RegExp]>([
+    ['args', { args: ['--mode', '0o644'] }, /^args\[1\]: is written unquoted/],
+    ['command', { command: ['run', '+_1'] }, /^command\[1\]: is written unquoted/],
+    ['env', { env: { MODE: '0o644' } }, /^env\.MODE: is written unquoted/],
+    ['secretValues', { secretValues: { MODE: '0o644' } }, /^secretValues\.MODE: is written unquoted/],
+    ['partOf', { partOf: '0o644' }, /^partOf: is written unquoted/],
+    ['podLabels', { podLabels: { mode: '0o644' } }, /^podLabels\.mode: is written unquoted/],
+    ['podAnnotations', { podAnnotations: { mode: '0o644' } }, /^podAnnotations\.mode: is written unquoted/],
+    ['migration.args', { migration: { args: ['0o644'] } }, /^migration\.args\[0\]: is written unquoted/],
+    ['migration.nodeSelector', { migration: { nodeSelector: { pool: '0o644' } } }, /^migration\.nodeSelector\.pool: is written unquoted/],
+    ['migration.configFile.content', { migration: { configFile: { path: '/etc/mode', content: '0o644' } } }, /^migration\.configFile\.content: is written unquoted/],
+  ])('%s', (_prop, props, message) => {
+    expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', ...props })).toThrow(message);
+  });
 });
