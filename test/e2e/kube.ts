@@ -12,7 +12,7 @@ import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { Chart, Size, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { stringify } from 'yaml';
 import { buildEnv, ClusterInfo, readClusterInfo, ROOT } from './harness';
@@ -329,6 +329,51 @@ export function synthApp(props: MigratedApplicationProps): Manifest[] {
     ...props,
     migration: { resources: SMALL, ...props.migration },
   }));
+}
+
+/** Options of `appRelease()`. */
+export interface AppReleaseOptions {
+  /** The app's name. */
+  readonly name?: string;
+  /** The migration's active deadline. */
+  readonly activeDeadline?: Duration;
+  /** The waiter's bound on a missing Job. */
+  readonly notFoundTimeout?: Duration;
+  /** More props, over these. */
+  readonly props?: Partial<MigratedApplicationProps>;
+  /** The chart's and the construct's ids, which must not matter. */
+  readonly ids?: [string, string];
+}
+
+/**
+ * Release `version` of the e2e app (`e2e.local/app`, 2 replicas, ready once it
+ * answers), migrated by `e2e.local/migrate:<version>` with `migrateArgs`.
+ */
+export function appRelease(version: string, migrateArgs: string[], options: AppReleaseOptions = {}): Manifest[] {
+  const small = { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } };
+  const activeDeadline = options.activeDeadline ?? Duration.seconds(60);
+  const props: MigratedApplicationProps = {
+    name: options.name ?? 'shop',
+    image: `e2e.local/app:${version}`,
+    args: [`--version=${version}`],
+    replicas: 2,
+    ports: [{ number: 8080, name: 'http' }],
+    readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
+    resources: small,
+    migration: {
+      image: `e2e.local/migrate:${version}`,
+      args: [`--version=${version}`, ...migrateArgs],
+      activeDeadline,
+      resources: small,
+      waiter: options.notFoundTimeout ? { notFoundTimeout: options.notFoundTimeout } : undefined,
+    },
+    progressDeadline: Duration.seconds(activeDeadline.toSeconds() + 30),
+    ...options.props,
+  };
+  const [chartId, id] = options.ids ?? ['e2e', props.name!];
+  const chart = new Chart(Testing.app({ outdir: tempDir('synth') }), chartId);
+  new MigratedApplication(chart, id, props);
+  return Testing.synth(chart) as Manifest[];
 }
 
 /** Documents as a multi-document YAML stream, in order. */

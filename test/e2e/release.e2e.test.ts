@@ -7,11 +7,11 @@
  * namespace of its own. Every pod really runs; the namespaces enforce Pod
  * Security "restricted".
  */
-import { Duration, Size } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ApiWatch, cleanUp, deleteNamespaces, condition, createNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl,
-  Manifest, manifestsFile, namespaceName, now, rolledOut, runWithKubectl, synthApp, timing, toYaml, waitFor, waitForRelease,
+  ApiWatch, appRelease, cleanUp, deleteNamespaces, condition, createNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl,
+  Manifest, manifestsFile, namespaceName, now, rolledOut, runWithKubectl, timing, toYaml, waitFor, waitForRelease,
 } from './kube';
 import { MigratedApplicationProps } from '../../src';
 
@@ -21,24 +21,7 @@ const SELECTOR = `app.kubernetes.io/instance=${NAME},app.kubernetes.io/component
 
 /** Release `version` of the app; its migration runs `migrateArgs`. */
 function release(version: string, migrateArgs: string[], props: Partial<MigratedApplicationProps> = {}): Manifest[] {
-  return synthApp({
-    name: NAME,
-    image: `e2e.local/app:${version}`,
-    args: [`--version=${version}`],
-    replicas: 2,
-    ports: [{ number: 8080, name: 'http' }],
-    readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
-    resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } },
-    migration: {
-      image: `e2e.local/migrate:${version}`,
-      args: [`--version=${version}`, ...migrateArgs],
-      activeDeadline: Duration.seconds(60),
-      resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } },
-      waiter: { notFoundTimeout: Duration.seconds(NOT_FOUND_SECONDS) },
-    },
-    progressDeadline: Duration.seconds(90),
-    ...props,
-  });
+  return appRelease(version, migrateArgs, { notFoundTimeout: Duration.seconds(NOT_FOUND_SECONDS), props });
 }
 
 async function apply(ns: string, objects: Manifest[]): Promise<string> {
@@ -167,18 +150,18 @@ describe('RollingUpdate, release after release', () => {
     expect((await podsOfVersion(ns, '1.0.0')).filter((p) => !p.metadata.deletionTimestamp)).toEqual([]);
   });
 
-  test('kubectl apply --prune removes the earlier releases\' Jobs, Roles and RoleBindings, and keeps this one\'s', async () => {
-    // The README's command, with the allowlist for the kinds kubectl does not prune by default.
-    const allow = ['rbac.authorization.k8s.io/v1/Role', 'rbac.authorization.k8s.io/v1/RoleBinding', 'core/v1/ServiceAccount', 'core/v1/ConfigMap',
-      'core/v1/Secret', 'core/v1/Service', 'batch/v1/Job', 'apps/v1/Deployment'].map((k) => `--prune-allowlist=${k}`);
-    const r = await kubectl(['apply', '--prune', '-l', `app.kubernetes.io/instance=${NAME}`, ...allow, '-f', '-'], { namespace: ns, input: toYaml(v3) });
-    expect(r.stdout).toContain(`job.batch/${jobNameOf(v1)} pruned`);
-    expect(r.stdout).toContain(`job.batch/${jobNameOf(v2)} pruned`);
+  test('the prune step of wait-for-release.sh removes the earlier releases\' Jobs, Roles and RoleBindings, and keeps this one\'s and the queue\'s', async () => {
+    // The README's recipe: apply, then gate and prune (prune last).
+    const r = await waitForRelease(['-n', ns, '-t', '3m', '-f', manifestsFile('prune', v3), '-p', `app.kubernetes.io/instance=${NAME}`]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`job.batch "${jobNameOf(v1)}" deleted`);
+    expect(r.out).toContain(`job.batch "${jobNameOf(v2)}" deleted`);
     const names = async (kind: string) => (await getJson([kind, '-l', `app.kubernetes.io/instance=${NAME}`], { namespace: ns })).items.map((o: any) => o.metadata.name);
     const hash = jobNameOf(v3).slice(-10);
+    await waitFor(async () => (await names('jobs')).length === 1, 60_000, 'the pruned Jobs to be gone');
     expect(await names('jobs')).toEqual([jobNameOf(v3)]);
-    expect(await names('roles')).toEqual([`${NAME}-reader-${hash}`]);
-    expect(await names('rolebindings')).toEqual([`${NAME}-reader-${hash}`]);
+    expect(await names('roles')).toEqual([`${NAME}-migrate-queue`, `${NAME}-reader-${hash}`]);
+    expect(await names('rolebindings')).toEqual([`${NAME}-migrate-queue`, `${NAME}-reader-${hash}`]);
     await available(ns, '2.0.0');
   });
 

@@ -4,11 +4,13 @@
 #
 #   pause.tar    registry.k8s.io/pause:3.10     containerd's sandbox_image; /pause,
 #                                               USER 65535:65535 like the real one
-#   kubectl.tar  registry.k8s.io/kubectl:vX.Y.Z the waiter stand-in: only /bin/kubectl
-#                (built by ../build.sh from ../kubectl), /etc/passwd and /etc/group,
-#                ENTRYPOINT ["/bin/kubectl"], no USER, no shell. The real image
+#   kubectl.tar  registry.k8s.io/kubectl:vX.Y.Z the waiter stand-in: /bin/kubectl
+#                (built by ../build.sh from ../kubectl), /bin/bash with the shared
+#                libraries it loads (copied from this Debian 12 host), /etc/passwd and
+#                /etc/group, ENTRYPOINT ["/bin/kubectl"], no USER. The real image
 #                (kubernetes build/server-image/kubectl/Dockerfile) is debian-base
-#                plus bash & co with the same ENTRYPOINT and no USER.
+#                bookworm plus bash, grep, sed, gawk, coreutils, jq and diffutils, with
+#                the same ENTRYPOINT and no USER; the migration queue needs bash only.
 #   migrate.tar  e2e.local/migrate:{1.0.0,1.1.0,2.0.0}  ./migrate, ENTRYPOINT ["/bin/migrate"]
 #   app.tar      e2e.local/app:{1.0.0,1.1.0,2.0.0}      ./app, ENTRYPOINT ["/bin/app"]
 #   example.tar  e2e.local/example:{1.0.0,1.1.0,2.0.0}  ./example as /bin/example (the ENTRYPOINT),
@@ -77,6 +79,10 @@ IMAGES=(pause kubectl migrate app example tcpproxy git "${SHOP_RELEASES[@]/#/sho
 # What the build makes besides: a host program, not an image.
 LOADGEN="${E2E_BIN_DIR:-$E2E/.bin}/loadgen"
 
+# Debian 12's bash and what it loads (ldd: libtinfo, libc and the dynamic loader),
+# for the kubectl stand-in, as the real image has them.
+mapfile -t BASH_FILES < <(echo /bin/bash; ldd /bin/bash | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+
 # mkimage arguments of image $1; @BIN@ stands for the folder of the freshly
 # built programs (kept out of the key, which must not depend on a temp path).
 spec() {
@@ -85,6 +91,8 @@ spec() {
       echo "-name $PAUSE_IMAGE -file /pause=@BIN@/pause:0755 -entrypoint [\"/pause\"] -user 65535:65535"
       ;;
     kubectl)
+      local f
+      for f in "${BASH_FILES[@]}"; do printf -- '-file %s=%s:0755 ' "$f" "$f"; done
       echo "-name $WAITER_IMAGE -file /bin/kubectl=$WAITER_KUBECTL:0755" \
         "-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
         "-entrypoint [\"/bin/kubectl\"]"
@@ -130,7 +138,7 @@ key() {
     go env GOVERSION
     sha256sum "$HERE/go.mod" "$HERE/mkimage/main.go" "$HERE"/internal/*/*.go "$HERE"/rootfs/etc/*
     case "$1" in
-      kubectl) sha256sum "$WAITER_KUBECTL" ;;
+      kubectl) sha256sum "$WAITER_KUBECTL" "${BASH_FILES[@]}" ;;
       shop-*) sha256sum "$HERE/go.sum" "$HERE/shop"/*.go "$HERE/shop/migrations"/*.sql "$SQL_MIGRATE" ;;
       git) sha256sum "$HERE/git"/*.go "$HERE/git/go.mod" "$HERE/git/go.sum" ;;
       *) sha256sum "$HERE/$1"/*.go ;;
