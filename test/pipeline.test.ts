@@ -87,3 +87,76 @@ case "$*" in *"--output name"*) cat "$FAKE/objects" ;; wait*) exit 1 ;; esac
     expect(r.stderr).toMatch(/^usage: /);
   });
 });
+
+/*
+ * The prune step (-p), against a stand-in kubectl: the manifests hold
+ * `objects`, the cluster's labelled objects are `labelled` (custom-columns
+ * rows: kind, name, creation time, True conditions), this release's Job was
+ * created at RELEASED, and every call is recorded.
+ */
+describe('pipeline/wait-for-release.sh -p: prune last', () => {
+  const RELEASED = '2026-12-06T10:00:00Z';
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'prune-'));
+    writeFileSync(join(dir, 'kubectl'), `#!/usr/bin/env bash
+echo "$*" >> "$FAKE/calls"
+case "$*" in
+  *"--output name"*) printf 'configmap/shop-config-2\\njob.batch/shop-migrate-2\\n' ;;
+  wait*condition=Complete*) ;;
+  wait*condition=Failed*) exec sleep 30 ;;
+  *"jsonpath={.metadata.creationTimestamp}"*) echo ${RELEASED} ;;
+  *"--filename"*"custom-columns=KIND:.kind,NAME:.metadata.name"*) printf 'ConfigMap   shop-config-2\\nJob   shop-migrate-2\\nRole   shop-migrate-queue\\n' ;;
+  *"--selector"*custom-columns*) cat "$FAKE/labelled" ;;
+esac
+`, { mode: 0o755 });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function prune(labelled: string[]) {
+    writeFileSync(join(dir, 'labelled'), labelled.map((l) => `${l}\n`).join(''));
+    const r = spawnSync('bash', [SCRIPT, '-f', 'dist/', '-p', 'app.kubernetes.io/instance=shop'], {
+      env: { PATH: `${dir}:${process.env.PATH}`, FAKE: dir }, encoding: 'utf-8', timeout: 20_000,
+    });
+    const calls = readFileSync(join(dir, 'calls'), 'utf-8').trim().split('\n');
+    return { ...r, deleted: calls.filter((c) => c.startsWith('delete')).map((c) => c.split(' ').pop()) };
+  }
+
+  test('deletes what the manifests no longer hold and is older than this release, once the release is complete', () => {
+    const r = prune([
+      'ConfigMap   shop-config-1        2026-12-06T09:00:00Z   <none>',
+      'ConfigMap   shop-config-2        2026-12-06T09:59:59Z   <none>',
+      'Job         shop-migrate-1       2026-12-06T09:00:00Z   SuccessCriteriaMet,Complete',
+      'Job         shop-migrate-0       2026-12-06T08:00:00Z   FailureTarget,Failed',
+      'Role        shop-reader-1        2026-12-06T09:00:00Z   <none>',
+      'Role        shop-migrate-queue   2026-12-06T08:00:00Z   <none>',
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.deleted).toEqual(['ConfigMap/shop-config-1', 'Job/shop-migrate-1', 'Job/shop-migrate-0', 'Role/shop-reader-1']);
+  });
+
+  test('keeps a Job whose migration has not ended, even a failing one whose pod still runs', () => {
+    const r = prune([
+      'Job   shop-migrate-1   2026-12-06T09:00:00Z   <none>',
+      'Job   shop-migrate-0   2026-12-06T08:00:00Z   FailureTarget',
+    ]);
+    expect(r.deleted).toEqual([]);
+    expect(r.stdout).toContain('keeping Job/shop-migrate-1: its migration has not ended');
+    expect(r.stdout).toContain('keeping Job/shop-migrate-0: its migration has not ended');
+  });
+
+  test('keeps what a later release made: another pipeline applied it meanwhile', () => {
+    const r = prune([
+      `Job         shop-migrate-3   2026-12-06T10:00:05Z   SuccessCriteriaMet,Complete`,
+      `ConfigMap   shop-config-3    ${RELEASED}   <none>`,
+    ]);
+    expect(r.deleted).toEqual([]);
+    expect(r.stdout).toContain('keeping Job/shop-migrate-3: not older than this release (2026-12-06T10:00:05Z)');
+    expect(r.stdout).toContain(`keeping ConfigMap/shop-config-3: not older than this release (${RELEASED})`);
+  });
+
+  test('needs the manifests', () => {
+    const r = spawnSync('bash', [SCRIPT, '-l', 'app.kubernetes.io/instance=shop', '-p', 'app.kubernetes.io/instance=shop'], { encoding: 'utf-8' });
+    expect([r.status, r.stderr.trim()]).toEqual([2, `${SCRIPT}: -p needs -f: it keeps what the manifests hold`]);
+  });
+});

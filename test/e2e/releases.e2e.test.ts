@@ -8,7 +8,7 @@
  * the old version serving once a stop-the-world migration has begun.
  */
 import { cleanUp, condition, createNamespaces, deleteNamespaces, imageOf, namespaceName, preciseTime, timing } from './kube';
-import { failed, FailedStep, Request, rollingReleases, Step, stopTheWorld, StopTheWorld, twoWorkloads } from './shop';
+import { failed, FailedStep, overlappingReleases, Request, rollingReleases, Step, stopTheWorld, StopTheWorld, twoWorkloads } from './shop';
 
 const RATE = 20;
 
@@ -159,5 +159,28 @@ describe('two workloads gated on one migration: an API and a worker', () => {
       expect(s.observed.newPodsReadyAt.get(pod.metadata.name)!).toBeGreaterThan(s.observed.jobDoneAt);
       expect(Date.parse(pod.status.initContainerStatuses[1].state.terminated.finishedAt)).toBeGreaterThanOrEqual(completed);
     }
+  });
+});
+
+describe('two releases that overlap, under load: release 4 applied while release 2 migrates', () => {
+  const ns = namespaceName('overlap');
+  let r: Awaited<ReturnType<typeof overlappingReleases>>;
+
+  beforeAll(async () => {
+    await createNamespaces(ns);
+    r = await overlappingReleases(ns, RATE, report);
+  }, 600_000);
+
+  test('0 failed requests; the database records the migrations one after another, never overlapping', () => {
+    const s = r.overlap;
+    expect(failures(s.requests)).toEqual([]);
+    expect(s.recorded.map((m) => m.id)).toEqual(['1_orders.sql', '2_note.sql', '3_sku.sql']);
+    for (let i = 1; i < s.recorded.length; i++) {
+      const [before, after] = [s.recorded[i - 1], s.recorded[i]];
+      expect({ after: after.id, startedAfterEnd: after.startedAt >= before.finishedAt }).toEqual({ after: after.id, startedAfterEnd: true });
+    }
+    timing('overlap: 2_note.sql finished -> 3_sku.sql started (the database\'s clock)', s.recorded[2].startedAt - s.recorded[1].finishedAt);
+    expectRanOnce(s);
+    expectStartedAfterJob(s, 'e2e.local/shop:4.0.0', 2);
   });
 });

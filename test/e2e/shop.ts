@@ -445,3 +445,44 @@ export async function twoWorkloads(namespace: string, rate: number, onStep: (s: 
   onStep(upgrade);
   return { db, install, upgrade };
 }
+
+/** A migration as the framework's migrator records it: its id, and when it started and finished by the database's clock (epoch ms). */
+export interface RecordedMigration {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+}
+
+export interface Overlap extends Step {
+  /** What `shop_migrations` holds once both releases are out, by start. */
+  readonly recorded: RecordedMigration[];
+}
+
+/**
+ * Two releases that overlap, under load, with the framework's migrator:
+ * install 1, then release 2 (whose 2_note.sql sleeps 4 s), and release 4 as
+ * soon as 2's migration container runs, before it has ended.
+ */
+export async function overlappingReleases(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined) {
+  const db = await databaseFor(namespace);
+  const shop: ShopOptions = { migrator: 'framework' };
+  const install = await release('overlap: install 1', namespace, db, 1, shop, 0);
+  onStep(install);
+  const [second, fourth] = [shopRelease(db, 2, shop), shopRelease(db, 4, shop)];
+  const { requests, result } = await underLoad(namespace, rate, () => observeRelease(namespace, fourth, 'e2e.local/shop:4.0.0', async () => {
+    await kubectl(['apply', '-f', '-'], { namespace, input: toYaml(second) });
+    await waitFor(async () => {
+      const [pod] = (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${jobNameOf(second)}`], { namespace })).items;
+      return pod?.status.containerStatuses?.[0]?.state.running;
+    }, 120_000, 'release 2\'s migration to run');
+    await kubectl(['apply', '-f', '-'], { namespace, input: toYaml(fourth) });
+  }));
+  const recorded = psql(db.name, "SELECT id || ' ' || extract(epoch FROM started_at) * 1000 || ' ' || extract(epoch FROM finished_at) * 1000 "
+    + 'FROM shop_migrations ORDER BY started_at').split('\n').filter((l) => l).map((l) => {
+    const [id, startedAt, finishedAt] = l.split(' ');
+    return { id, startedAt: Number(startedAt), finishedAt: Number(finishedAt) };
+  });
+  const overlap: Overlap = { ...await step('overlap: 2, then 4 while 2 migrates', namespace, db, 'framework', requests, result), recorded };
+  onStep(overlap);
+  return { db, install, overlap, secondJob: jobNameOf(second) };
+}
