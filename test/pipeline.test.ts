@@ -147,7 +147,7 @@ esac
 
   test('keeps what a later release made: another pipeline applied it meanwhile', () => {
     const r = prune([
-      `Job         shop-migrate-3   2026-12-06T10:00:05Z   SuccessCriteriaMet,Complete`,
+      'Job         shop-migrate-3   2026-12-06T10:00:05Z   SuccessCriteriaMet,Complete',
       `ConfigMap   shop-config-3    ${RELEASED}   <none>`,
     ]);
     expect(r.deleted).toEqual([]);
