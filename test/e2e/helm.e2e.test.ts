@@ -283,6 +283,9 @@ describe('helm upgrade --install, release after release', () => {
       ...[v1, v2, v3, v4].map((v) => `configmap/${nameOf(v, 'ConfigMap')}`).sort(),
       ...[v1, v2, v3, v4].map((v) => `job.batch/${jobNameOf(v)}`).sort(),
       `secret/${nameOf(v4, 'Secret')}`,
+      // The Job's queue, a hook with what the Job reads: one set for every release.
+      `role.rbac.authorization.k8s.io/${NAME}-migrate-queue`, `rolebinding.rbac.authorization.k8s.io/${NAME}-migrate-queue`,
+      `serviceaccount/${NAME}-migrate-queue`,
     ].sort());
   });
 });

@@ -2,7 +2,8 @@
  * RBAC through the real authorizer: the app's ServiceAccount may get, list
  * and watch its own release's migration Job and nothing else, also after the
  * next release is applied; and the pods, really running on the node, get the
- * tokens they should (the Job's pod none; the app's pod only in the waiter).
+ * tokens they should (the Job's pod only in its queue; the app's pod only in
+ * the waiter); the queue's ServiceAccount may list and watch Jobs, no more.
  */
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
@@ -92,16 +93,17 @@ test('with a real token, the same: its Job by name or field selector, nothing el
   }
 });
 
-test('the migration Job\'s pod gets no token; the app\'s pods mount one only in the waiter, as the kubelet reports it', async () => {
+test('the migration Job\'s pod mounts one token, in its queue container only; the app\'s pods mount one only in the waiter, as the kubelet reports it', async () => {
   const [jobPod] = await jobPods(NS, own);
   expect(jobPod.spec.automountServiceAccountToken).toBe(false);
+  expect(jobPod.spec.serviceAccountName).toBe('billing-migrate-queue');
   const tokenVolumes = (spec: any) => (spec.volumes ?? [])
     .filter((v: any) => (v.projected?.sources ?? []).some((s: any) => s.serviceAccountToken) || v.secret?.secretName?.includes('token'))
     .map((v: any) => v.name);
-  expect(tokenVolumes(jobPod.spec)).toEqual([]);
+  expect(tokenVolumes(jobPod.spec)).toEqual(['queue-token']);
   for (const c of [...jobPod.spec.initContainers ?? [], ...jobPod.spec.containers]) {
-    const mounts = (c.volumeMounts ?? []).filter((m: any) => m.mountPath.startsWith(SA_PATH));
-    expect({ container: c.name, mounts }).toEqual({ container: c.name, mounts: [] });
+    const mounts = (c.volumeMounts ?? []).filter((m: any) => m.mountPath.startsWith(SA_PATH)).map((m: any) => m.name);
+    expect({ container: c.name, mounts }).toEqual({ container: c.name, mounts: c.name === 'wait-for-earlier-migrations' ? ['queue-token'] : [] });
   }
 
   // The Deployment's pods, as the ReplicaSet controller and the ServiceAccount admission plugin made
@@ -143,7 +145,7 @@ test('DatabaseMigration.gate(): the ServiceAccount of each gated workload may re
     }
   });
   const job = gated.find((o) => o.kind === 'Job')!.metadata.name;
-  const accounts = gated.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort();
+  const accounts = gated.filter((o) => o.kind === 'ServiceAccount' && o.metadata.name !== 'orders-migrate-queue').map((o) => o.metadata.name).sort();
   expect(accounts).toEqual(['orders-api', 'orders-worker']);
   await createNamespaces(ns);
   await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(gated) });
@@ -173,6 +175,22 @@ test('a release\'s ServiceAccount token can still read that release\'s Job after
     const r = await kubectl(['get', 'job', job, '-o', 'name'], { kubeconfig, check: false });
     expect({ job, code: r.code, out: r.stdout.trim() }).toEqual({ job, code: 0, out: `job.batch/${job}` });
   }
-  const roles = (await getJson(['roles'], { namespace: ns })).items.map((r: any) => r.rules[0].resourceNames[0]).sort();
+  const roles = (await getJson(['roles'], { namespace: ns })).items.filter((r: any) => r.metadata.name !== 'shop-migrate-queue')
+    .map((r: any) => r.rules[0].resourceNames[0]).sort();
   expect(roles).toEqual([jobN, jobN1].sort());
+});
+
+test('the migration queue\'s ServiceAccount may list and watch Jobs, and nothing else', async () => {
+  const as = [`--as=system:serviceaccount:${NS}:billing-migrate-queue`, '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${NS}`];
+  const ask = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args, ...as], { namespace: NS, check: false })).stdout.trim();
+  const checks: Array<[string[], string]> = [
+    [['list', 'jobs.batch'], 'yes'], [['watch', 'jobs.batch'], 'yes'],
+    [['get', `jobs.batch/${own}`], 'no'], [['create', 'jobs.batch'], 'no'], [['delete', `jobs.batch/${own}`], 'no'], [['patch', `jobs.batch/${own}`], 'no'],
+    [['get', 'secrets'], 'no'], [['list', 'pods'], 'no'], [['get', 'configmaps'], 'no'], [['list', 'jobs.batch', '--namespace', 'default'], 'no'],
+  ];
+  for (const [args, answer] of checks) expect({ args, answer: await ask(...args) }).toEqual({ args, answer });
+  // Its token, as the queue mounts it, lists the namespace's Jobs: both apps'.
+  const kubeconfig = await tokenKubeconfig(NS, 'billing-migrate-queue');
+  const r = await kubectl(['get', 'jobs', '-l', 'app.kubernetes.io/component=migration', '-o', 'name', '--namespace', NS], { kubeconfig });
+  expect(r.stdout.trim().split('\n').sort()).toEqual([`job.batch/${other}`, `job.batch/${own}`].sort());
 });

@@ -201,7 +201,10 @@ test.concurrent('deleted mid-wait, then applied again (a retry): keeps waiting, 
 
 test.concurrent('deleted mid-wait, and never applied again: exits 1 at its bound, naming the Job', async () => {
   const deadline = 5;
-  const { ns, job, deployment, kubeconfig } = await setUp(release({ args: ['--sleep=300s'], activeDeadline: Duration.seconds(deadline) }));
+  // Suspended, so that its short deadline cannot fail it before it is deleted: a failing Job would end the wait another way.
+  const objects = release({ args: ['--sleep=300s'], activeDeadline: Duration.seconds(deadline) })
+    .map((o) => (o.kind === 'Job' ? { ...o, spec: { ...o.spec, suspend: true } } : o));
+  const { ns, job, deployment, kubeconfig } = await setUp(objects);
   const waiter = startWaiter(deployment, kubeconfig);
   await watching(ns);
   await kubectl(['delete', 'job', job, '--wait=false'], { namespace: ns });
