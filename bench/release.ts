@@ -1,6 +1,6 @@
 /**
  * Release benchmark, on the e2e cluster's real node: the scenarios of
- * test/e2e/releases.e2e.test.ts (the shop on PostgreSQL, sql-migrate or the
+ * test/e2e/load.e2e.test.ts (the shop on PostgreSQL, sql-migrate or the
  * framework's migrator, the load generator sending requests through the
  * Service all the while), with their figures printed instead of asserted.
  *
@@ -19,9 +19,9 @@
  * its creation to Complete (or FailureTarget); Job Complete -> the first new
  * pod Ready.
  */
-import { buildControlPlane, upCluster } from '../test/e2e/harness';
-import { cleanUp, createNamespaces, useCluster } from '../test/e2e/kube';
-import { rollingReleases, Step, stopTheWorld, twoWorkloads } from '../test/e2e/shop';
+import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
+import { cleanUp, createNamespaces, useCluster } from '../test/e2e/support';
+import { rollingReleases, Step, stopTheWorld, twoWorkloads } from '../test/e2e/support/shop';
 
 function parseArgs(argv: string[]): { quick: boolean; rate: number } {
   const quick = argv.includes('--quick');

@@ -22,7 +22,7 @@ import { parseAllDocuments } from 'yaml';
 import {
   getJson, inPool, cleanUp, deleteNamespaces, jobPods, kubectl, Manifest, namespaceName, now, RESTRICTED, ROOT, RUN_LABEL, RunResult, timing, toYaml,
   waitFor,
-} from './kube';
+} from './support';
 
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
 

@@ -1,5 +1,5 @@
 /*
- * Helm v4 (test/e2e/helm/go.mod, built by build.sh) on the real node, with
+ * Helm v4 (test/e2e/modules/helm/go.mod, built by build.sh) on the real node, with
  * charts that wrap manifests synthesized with `Applier.helm()`, as
  * examples/helm/README.md tells users to:
  * - releases one after another: install, an upgrade with a new migration, a
@@ -15,11 +15,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { buildEnv } from './harness';
 import {
   ApiWatch, cleanUp, cluster, createNamespaces, deleteNamespaces, getJson, isReady, jobNameOf, kubectl, kubectlBinDir,
   Manifest, namespaceName, now, rolledOut, ROOT, RunResult, start, synthApp, tempDir, timing, toYaml, waitFor, WatchEvent,
-} from './kube';
+} from './support';
+import { buildEnv } from './support/harness';
 import { Applier } from '../../src';
 
 const HELM = buildEnv().HELM;

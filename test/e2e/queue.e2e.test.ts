@@ -11,7 +11,7 @@ import { Duration } from 'cdk8s';
 import {
   appRelease, AppReleaseOptions, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, jobNameOf, jobPods, kubectl, Manifest,
   manifestsFile, namespaceName, now, rolledOut, sleep, timing, toYaml, waitFor, waitForRelease,
-} from './kube';
+} from './support';
 
 const NAME = 'shop';
 const APP = `app.kubernetes.io/instance=${NAME},app.kubernetes.io/component=app`;

@@ -10,7 +10,7 @@ import * as kplus from 'cdk8s-plus-27';
 import {
   cleanUp, deleteNamespaces, condition, createNamespaces, getJson, inPool, isReady, jobPods, kubectl, Manifest,
   namespaceName, now, SMALL, synthApp, synthChart, timing, tokenKubeconfig, toYaml, waitFor,
-} from './kube';
+} from './support';
 import { DatabaseMigration, MigratedApplication, Restricted } from '../../src';
 
 const NS = namespaceName('rbac');

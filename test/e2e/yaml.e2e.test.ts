@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Testing, Yaml } from 'cdk8s';
 import * as fc from 'fast-check';
-import { cleanUp, KUBECTL, runWithKubectl, tempDir } from './kube';
+import { cleanUp, KUBECTL, runWithKubectl, tempDir } from './support';
 import { MigratedApplication } from '../../src';
 
 afterAll(() => cleanUp());

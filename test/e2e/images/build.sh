@@ -50,7 +50,7 @@ E2E="$(cd "$HERE/.." && pwd)"
 IMAGES_DIR="${E2E_BIN_DIR:-$E2E/.bin}/images"
 
 # shellcheck disable=SC1090
-eval "$("$E2E/build.sh" --env)" # WAITER_KUBECTL, WAITER_KUBECTL_VERSION, SQL_MIGRATE
+eval "$("$E2E/cluster/build.sh" --env)" # WAITER_KUBECTL, WAITER_KUBECTL_VERSION, SQL_MIGRATE
 
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 WAITER_IMAGE="registry.k8s.io/kubectl:$WAITER_KUBECTL_VERSION"
@@ -182,7 +182,7 @@ case "${1:-}" in
 esac
 
 for b in "$WAITER_KUBECTL" "$SQL_MIGRATE"; do
-  [[ -x "$b" ]] || { echo "images/build.sh: missing $b: run test/e2e/build.sh" >&2; exit 1; }
+  [[ -x "$b" ]] || { echo "images/build.sh: missing $b: run test/e2e/cluster/build.sh" >&2; exit 1; }
 done
 
 stale=()

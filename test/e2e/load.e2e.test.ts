@@ -7,8 +7,8 @@
  * migration run per release, no new pod before its Job completed, and none of
  * the old version serving once a stop-the-world migration has begun.
  */
-import { cleanUp, condition, createNamespaces, deleteNamespaces, imageOf, namespaceName, preciseTime, timing } from './kube';
-import { failed, FailedStep, overlappingReleases, Request, rollingReleases, Step, stopTheWorld, StopTheWorld, twoWorkloads } from './shop';
+import { cleanUp, condition, createNamespaces, deleteNamespaces, imageOf, namespaceName, preciseTime, timing } from './support';
+import { failed, FailedStep, overlappingReleases, Request, rollingReleases, Step, stopTheWorld, StopTheWorld, twoWorkloads } from './support/shop';
 
 const RATE = 20;
 

@@ -2,7 +2,7 @@
 # Builds the e2e cluster's binaries from the Go modules pinned in
 # test/e2e/controlplane/go.mod, test/e2e/controlplane/etcd/go.mod and
 # test/e2e/kubectl/go.mod, sql-migrate from test/e2e/sql-migrate/go.mod, the
-# helm CLI from test/e2e/helm/go.mod, then the node's container images
+# helm CLI from test/e2e/modules/helm/go.mod, then the node's container images
 # (test/e2e/images/build.sh).
 #
 # Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager,
@@ -28,13 +28,14 @@
 # Env:   E2E_BIN_DIR         cache folder (default test/e2e/.bin)
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-BIN_ROOT="${E2E_BIN_DIR:-$HERE/.bin}"
-K8S_MOD_DIR="$HERE/controlplane"
-ETCD_MOD_DIR="$HERE/controlplane/etcd"
-KUBECTL_MOD_DIR="$HERE/kubectl"
-SQL_MIGRATE_MOD_DIR="$HERE/sql-migrate"
-HELM_MOD_DIR="$HERE/helm"
+E2E="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN_ROOT="${E2E_BIN_DIR:-$E2E/.bin}"
+K8S_MOD_DIR="$E2E/modules/controlplane"
+ETCD_MOD_DIR="$E2E/modules/controlplane/etcd"
+KUBECTL_MOD_DIR="$E2E/modules/kubectl"
+MIN_KUBECTL_MOD_DIR="$E2E/modules/kubectl-min"
+SQL_MIGRATE_MOD_DIR="$E2E/modules/sql-migrate"
+HELM_MOD_DIR="$E2E/modules/helm"
 
 # Reads "<module> vX.Y.Z" out of a go.mod without touching the network.
 mod_version() {
@@ -58,11 +59,15 @@ ETCD_VERSION="$(mod_version "$ETCD_MOD_DIR/go.mod" go.etcd.io/etcd/server/v3)"
 # The staging module k8s.io/kubectl v0.X.Y is released with kubectl v1.X.Y.
 KUBECTL_MOD_VERSION="$(mod_version "$KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
 WAITER_KUBECTL_VERSION="v1.${KUBECTL_MOD_VERSION#v0.}"
+# The oldest kubectl the waiter works with (src/waiter.ts says why): the waiter e2e cases run with it too.
+MIN_KUBECTL_MOD_VERSION="$(mod_version "$MIN_KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
+MIN_KUBECTL_VERSION="v1.${MIN_KUBECTL_MOD_VERSION#v0.}"
 SQL_MIGRATE_VERSION="$(mod_version "$SQL_MIGRATE_MOD_DIR/go.mod" github.com/rubenv/sql-migrate)"
 HELM_VERSION="$(mod_version "$HELM_MOD_DIR/go.mod" helm.sh/helm/v4)"
 K8S_BIN_DIR="$BIN_ROOT/kubernetes-$K8S_VERSION"
 ETCD_BIN_DIR="$BIN_ROOT/etcd-$ETCD_VERSION"
 KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$WAITER_KUBECTL_VERSION"
+MIN_KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$MIN_KUBECTL_VERSION"
 SQL_MIGRATE_BIN_DIR="$BIN_ROOT/sql-migrate-$SQL_MIGRATE_VERSION"
 HELM_BIN_DIR="$BIN_ROOT/helm-$HELM_VERSION"
 K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
@@ -76,6 +81,7 @@ missing_k8s() {
 have_k8s() { [[ -z "$(missing_k8s)" ]]; }
 have_etcd() { [[ -x "$ETCD_BIN_DIR/etcd" ]]; }
 have_kubectl() { [[ -x "$KUBECTL_BIN_DIR/kubectl" ]]; }
+have_min_kubectl() { [[ -x "$MIN_KUBECTL_BIN_DIR/kubectl" ]]; }
 have_sql_migrate() { [[ -x "$SQL_MIGRATE_BIN_DIR/sql-migrate" ]]; }
 have_helm() { [[ -x "$HELM_BIN_DIR/helm" ]]; }
 
@@ -91,6 +97,8 @@ case "${1:-}" in
     printf 'ETCD=%q\n' "$ETCD_BIN_DIR/etcd"
     printf 'WAITER_KUBECTL=%q\n' "$KUBECTL_BIN_DIR/kubectl"
     printf 'WAITER_KUBECTL_VERSION=%q\n' "$WAITER_KUBECTL_VERSION"
+    printf 'MIN_KUBECTL=%q\n' "$MIN_KUBECTL_BIN_DIR/kubectl"
+    printf 'MIN_KUBECTL_VERSION=%q\n' "$MIN_KUBECTL_VERSION"
     printf 'SQL_MIGRATE=%q\n' "$SQL_MIGRATE_BIN_DIR/sql-migrate"
     printf 'SQL_MIGRATE_VERSION=%q\n' "$SQL_MIGRATE_VERSION"
     printf 'HELM=%q\n' "$HELM_BIN_DIR/helm"
@@ -98,7 +106,7 @@ case "${1:-}" in
     exit 0
     ;;
   --check)
-    have_k8s && have_etcd && have_kubectl && have_sql_migrate && have_helm && "$HERE/images/build.sh" --check
+    have_k8s && have_etcd && have_kubectl && have_min_kubectl && have_sql_migrate && have_helm && "$E2E/images/build.sh" --check
     exit $?
     ;;
   "") ;;
@@ -184,6 +192,15 @@ else
   echo "build.sh: kubectl $WAITER_KUBECTL_VERSION built in $((SECONDS - start))s"
 fi
 
+if have_min_kubectl; then
+  echo "build.sh: kubectl $MIN_KUBECTL_VERSION already built in $MIN_KUBECTL_BIN_DIR (skipping)"
+else
+  echo "build.sh: building kubectl $MIN_KUBECTL_VERSION into $MIN_KUBECTL_BIN_DIR"
+  start=$SECONDS
+  build_into "$MIN_KUBECTL_BIN_DIR" "$MIN_KUBECTL_MOD_DIR" "$(version_ldflags "$MIN_KUBECTL_VERSION")" kubectl .
+  echo "build.sh: kubectl $MIN_KUBECTL_VERSION built in $((SECONDS - start))s"
+fi
+
 if have_sql_migrate; then
   echo "build.sh: sql-migrate $SQL_MIGRATE_VERSION already built in $SQL_MIGRATE_BIN_DIR (skipping)"
 else
@@ -204,6 +221,6 @@ else
   echo "build.sh: helm $HELM_VERSION built in $((SECONDS - start))s"
 fi
 
-ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR"
+ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$MIN_KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR"
 
-"$HERE/images/build.sh"
+"$E2E/images/build.sh"

@@ -4,7 +4,7 @@
 # kubelet and kube-proxy, all inside one network, mount and UTS namespace
 # that this script creates, with its own addresses. Pods really run (runc,
 # CNI bridge); images come from OCI archives (images/build.sh), not from a
-# registry. Must run as root. Install the runtime first: test/e2e/setup.sh.
+# registry. Must run as root. Install the runtime first: test/e2e/cluster/setup.sh.
 #
 #   cluster.sh up DIR       start it in the background and return once the node
 #                           is Ready, kube-proxy and the scheduler run and the
@@ -53,13 +53,14 @@
 # Everything else (containerd's and the kubelet's state, /run, /var/lib,
 # /var/log, iptables rules, routes) lives in the namespaces and goes with them.
 #
-# Binaries come from test/e2e/build.sh (run it first; a cold build is slow).
+# Binaries come from test/e2e/cluster/build.sh (run it first; a cold build is slow).
 # Env: E2E_UP_TIMEOUT  seconds to wait for readiness (default 180)
 #      E2E_APISERVER_EXTRA_ARGS  extra kube-apiserver flags, split on spaces
 #                       (e.g. "--min-request-timeout=10" to make watches end sooner)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+E2E="$(cd "$HERE/.." && pwd)"
 # Start order; down stops them in reverse.
 COMPONENTS=(etcd containerd kube-apiserver forward-ns forward-host
   kube-controller-manager kube-scheduler kubelet kube-proxy postgres)
@@ -688,7 +689,7 @@ EOF
 load_images() {
   local a
   for a in "$@"; do
-    [[ -s "$a" ]] || die "no image archive $a: run test/e2e/build.sh"
+    [[ -s "$a" ]] || die "no image archive $a: run test/e2e/cluster/build.sh"
     ctr_ns images import "$a" >/dev/null || die "ctr images import $a failed"
   done
 }
@@ -796,7 +797,7 @@ check_prerequisites() {
   for c in bridge host-local loopback portmap; do
     [[ -x "$CNI_BIN_DIR/$c" ]] || missing+=("$CNI_BIN_DIR/$c")
   done
-  ((${#missing[@]} == 0)) || die "missing ${missing[*]}: run test/e2e/setup.sh"
+  ((${#missing[@]} == 0)) || die "missing ${missing[*]}: run test/e2e/cluster/setup.sh"
 }
 
 cmd_up() {
@@ -817,15 +818,15 @@ cmd_up() {
   eval "$("$HERE/build.sh" --env)"
   for c in "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" "$KUBELET" \
     "$KUBE_PROXY" "$ETCD"; do
-    [[ -x "$c" ]] || die "missing $c: run test/e2e/build.sh first"
+    [[ -x "$c" ]] || die "missing $c: run test/e2e/cluster/build.sh first"
   done
   # shellcheck disable=SC1090
-  eval "$("$HERE/images/build.sh" --env)"
+  eval "$("$E2E/images/build.sh" --env)"
   local archives=()
   read -r -a archives <<<"$IMAGE_ARCHIVES"
   # shellcheck disable=SC2153 # APP_IMAGES and MIGRATE_IMAGES come from the eval above
   read -r -a ALL_IMAGES <<<"$PAUSE_IMAGE $WAITER_IMAGE $APP_IMAGES $MIGRATE_IMAGES"
-  "$HERE/images/build.sh" --check || die "images are missing or stale: run test/e2e/build.sh"
+  "$E2E/images/build.sh" --check || die "images are missing or stale: run test/e2e/cluster/build.sh"
 
   TIMEOUT="${E2E_UP_TIMEOUT:-180}"
   SECONDS=0
@@ -1049,7 +1050,7 @@ cmd_load() {
   local archives=()
   if (($# == 0)); then
     # shellcheck disable=SC1090
-    eval "$("$HERE/images/build.sh" --env)"
+    eval "$("$E2E/images/build.sh" --env)"
     read -r -a archives <<<"$IMAGE_ARCHIVES"
   else
     archives=("$@")

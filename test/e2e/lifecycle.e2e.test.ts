@@ -12,7 +12,7 @@ import * as kplus from 'cdk8s-plus-27';
 import {
   ApiWatch, appRelease, cleanUp, deleteNamespaces, condition, createNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl,
   Manifest, manifestsFile, namespaceName, now, rolledOut, runWithKubectl, timing, toYaml, waitFor, waitForRelease,
-} from './kube';
+} from './support';
 import { MigratedApplicationProps } from '../../src';
 
 const NAME = 'shop';

@@ -18,7 +18,7 @@ export default async function globalSetup(): Promise<void> {
   const reuse = process.env.E2E_REUSE_CLUSTER;
   if (reuse) {
     const infoFile = path.resolve(reuse, 'cluster.json');
-    if (!fs.existsSync(infoFile)) throw new Error(`E2E_REUSE_CLUSTER=${reuse}: no cluster.json there; run test/e2e/cluster.sh up ${reuse} first`);
+    if (!fs.existsSync(infoFile)) throw new Error(`E2E_REUSE_CLUSTER=${reuse}: no cluster.json there; run test/e2e/cluster/cluster.sh up ${reuse} first`);
     process.env.E2E_CLUSTER_JSON = infoFile;
     process.stderr.write(`\ne2e: reusing the control plane in ${reuse}\n`);
     return;

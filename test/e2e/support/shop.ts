@@ -1,5 +1,5 @@
 /**
- * Real releases of a real app, for `releases.e2e.test.ts` (which asserts) and
+ * Real releases of a real app, for `load.e2e.test.ts` (which asserts) and
  * `bench/release.ts` (which prints figures): the shop (test/e2e/images/shop)
  * on PostgreSQL, migrated by sql-migrate or by its own `migrate` subcommand,
  * with traffic from the load generator running all the while.
@@ -21,8 +21,8 @@ import { imagesEnv } from './harness';
 import {
   ApiWatch, cluster, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start, synthChart,
   SMALL, toYaml, waitFor, waitForRelease,
-} from './kube';
-import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../src';
+} from './index';
+import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../../src';
 
 // ---------------------------------------------------------------- the database
 

@@ -1,5 +1,5 @@
 // Pins sql-migrate, the migration tool that the release tests run in the
-// migration Job (test/e2e/build.sh builds its command into
+// migration Job (test/e2e/cluster/build.sh builds its command into
 // .bin/sql-migrate-<version>/, and images/build.sh packs it into the shop
 // images). Built with CGO_ENABLED=0: its SQLite driver (mattn/go-sqlite3)
 // then compiles to a stub that fails if used, and the tests use only lib/pq.

@@ -50,7 +50,7 @@ echo "setup.sh: installing ${missing[*]}"
 policy=/usr/sbin/policy-rc.d
 own_policy=false
 if [[ ! -e "$policy" ]]; then
-  printf '#!/bin/sh\n# temporary, from test/e2e/setup.sh: start no services\nexit 101\n' >"$policy"
+  printf '#!/bin/sh\n# temporary, from test/e2e/cluster/setup.sh: start no services\nexit 101\n' >"$policy"
   chmod 755 "$policy"
   own_policy=true
 fi

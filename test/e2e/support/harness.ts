@@ -8,11 +8,11 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const E2E_DIR = __dirname;
-export const ROOT = path.resolve(__dirname, '..', '..');
+export const E2E_DIR = path.resolve(__dirname, '..');
+export const ROOT = path.resolve(E2E_DIR, '..', '..');
 export const RUN_ROOT = path.join(E2E_DIR, '.run');
-const CLUSTER_SH = path.join(E2E_DIR, 'cluster.sh');
-const BUILD_SH = path.join(E2E_DIR, 'build.sh');
+const CLUSTER_SH = path.join(E2E_DIR, 'cluster', 'cluster.sh');
+const BUILD_SH = path.join(E2E_DIR, 'cluster', 'build.sh');
 
 /** What `cluster.sh up` writes into `DIR/cluster.json`. */
 export interface ClusterInfo {
@@ -58,7 +58,7 @@ export function imagesEnv(): { [key: string]: string } {
 export function buildControlPlane(): void {
   const r = spawnSync(BUILD_SH, [], { stdio: ['ignore', process.stderr, process.stderr], cwd: ROOT });
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`test/e2e/build.sh failed with exit code ${r.status}`);
+  if (r.status !== 0) throw new Error(`test/e2e/cluster/build.sh failed with exit code ${r.status}`);
 }
 
 function stamp(): string {
@@ -133,7 +133,7 @@ export function upCluster(prefix: string, beforeDown?: () => void): RunningClust
   const r = spawnSync(CLUSTER_SH, ['up', dir], { stdio: ['ignore', process.stderr, process.stderr], cwd: ROOT });
   if (r.error || r.status !== 0) {
     down(); // cluster.sh cleans up after a failed start itself; this is belt and braces
-    throw new Error(`test/e2e/cluster.sh up ${dir} failed (${r.error?.message ?? `exit code ${r.status}`}); logs in ${dir}/logs`);
+    throw new Error(`test/e2e/cluster/cluster.sh up ${dir} failed (${r.error?.message ?? `exit code ${r.status}`}); logs in ${dir}/logs`);
   }
   const infoFile = path.join(dir, 'cluster.json');
   return { dir, infoFile, info: readClusterInfo(infoFile), down };
