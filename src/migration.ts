@@ -248,6 +248,12 @@ export interface DatabaseMigrationProps extends MigrationOptions {
  * gets the same name, so re-applying is a no-op; any change gets a new Job,
  * so it never hits the Job's immutable pod template, and the gated
  * workloads' pod templates change with it so that their new pods wait for it.
+ *
+ * Migrations of the same name run one at a time: each Job's first init
+ * container waits until every Job of the same migration created before it has
+ * completed or failed. It lists and watches the namespace's Jobs with a token
+ * of the Job's ServiceAccount (`<name>-migrate-queue`, or `serviceAccount`),
+ * bound to a Role of the same name.
  */
 export class DatabaseMigration extends Construct {
   /** The image of the wait-for init container, unless `waiter.image` says otherwise. */
