@@ -282,6 +282,8 @@ export class DatabaseMigration extends Construct {
   private readonly gated: kplus.Workload[] = [];
   private reader?: { role: kplus.Role; binding: kplus.RoleBinding };
   private hashing = false;
+  /** The Job's hash in the synthesis under way, once computed: see `synthesisHash()`. */
+  private memo?: { hash?: string };
 
   constructor(scope: Construct, id: string, props: DatabaseMigrationProps) {
     super(scope, id);
@@ -311,6 +313,9 @@ export class DatabaseMigration extends Construct {
     this.waiter = props.waiter ?? {};
     const waiterImage = checkWaiterOptions(this.waiter).image;
     this.labels = recommendedLabels(this.name, 'migration', partOf);
+    // cdk8s validates every construct of the app at the start of each Chart.toJson() (App.synth() runs it per chart),
+    // after any mutation made before synth and before it renders a single object: a synthesis begins here.
+    this.node.addValidation({ validate: () => this.beginSynthesis() });
 
     if (isNonEmpty(props.secretValues)) {
       checkDataSize('secretValues', props.secretValues);
@@ -328,7 +333,7 @@ export class DatabaseMigration extends Construct {
 
     this.job = new kplus.Job(this, 'job', {
       metadata: {
-        name: Lazy.any({ produce: () => this.jobName }),
+        name: Lazy.any({ produce: () => this.synthesizedJobName }),
         labels: this.labels,
         annotations: { 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished': NO_TTL_REASON },
       },
@@ -417,6 +422,11 @@ export class DatabaseMigration extends Construct {
     return hashedName(this.name, 'migrate', this.jobHash());
   }
 
+  /** The Job's name as the manifests being synthesized carry it. */
+  private get synthesizedJobName(): string {
+    return hashedName(this.name, 'migrate', this.synthesisHash());
+  }
+
   /** The workloads gated on this migration so far. */
   public get gatedWorkloads(): kplus.Workload[] {
     return [...this.gated];
@@ -453,7 +463,7 @@ export class DatabaseMigration extends Construct {
     }
     addWaiter(workload, {
       migrationName: this.name,
-      jobName: () => this.jobName,
+      jobName: () => this.synthesizedJobName,
       namespace: jobNamespace !== workloadNamespace ? jobNamespace : undefined,
       activeDeadlineSeconds: deadline,
     }, this.waiter);
@@ -483,7 +493,7 @@ export class DatabaseMigration extends Construct {
    */
   private readerOfThisRelease(): { role: kplus.Role; binding: kplus.RoleBinding } {
     if (!this.reader) {
-      const name = Lazy.any({ produce: () => hashedName(this.name, 'reader', this.jobHash()) });
+      const name = Lazy.any({ produce: () => hashedName(this.name, 'reader', this.synthesisHash()) });
       const role = new kplus.Role(this, 'reader', { metadata: { name, labels: this.labels } });
       role.allowRead(this.job);
       const binding = new kplus.RoleBinding(this, 'reader-binding', { metadata: { name, labels: this.labels }, role });
@@ -491,6 +501,31 @@ export class DatabaseMigration extends Construct {
       this.reader = { role, binding };
     }
     return this.reader;
+  }
+
+  /**
+   * A synthesis begins: the hash is computed again, once, the first time an
+   * object that names the Job renders. cdk8s gives no signal when a synthesis
+   * ends; it runs synchronously, so the hash is forgotten once the current
+   * run of JavaScript ends, and a mutation made after a synthesis counts in
+   * the next one. (A mutation of the Job made after `Chart.toJson()` and
+   * followed by `ApiObject.of(...).toJson()` in the same synchronous run, with
+   * no `Chart.toJson()` between them, would render the earlier name: call
+   * `Chart.toJson()` or `App.synth()`, which every cdk8s user does.)
+   */
+  private beginSynthesis(): string[] {
+    if (!this.memo) queueMicrotask(() => { this.memo = undefined; });
+    this.memo = {};
+    return [];
+  }
+
+  /**
+   * The Job's hash, computed once per synthesis (the Job itself, its Role and
+   * RoleBinding and every waiter name it); outside one, as `jobHash()`.
+   */
+  private synthesisHash(): string {
+    if (!this.memo || this.hashing) return this.jobHash();
+    return this.memo.hash ??= this.jobHash();
   }
 
   /**
