@@ -1,14 +1,15 @@
 import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { dropAddressLabel, nextContainerPath, podSeccompProfile } from './_pod-template';
 import { Applier } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, APP_DEPLOYMENT, appChoices, OWN_PODS } from './exceptions';
 import { DatabaseMigration, MigrationOptions } from './migration';
-import { claimName, contentName, dropAddressLabel, recommendedLabels, selectorLabels } from './naming';
+import { claimName, contentName, recommendedLabels, selectorLabels } from './naming';
 import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
-import { applySeccompProfile, restrictedContainer } from './security';
+import { restrictedContainer } from './security';
 import {
   checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName,
   checkObject, checkPinnedImage, checkPorts, checkReference, checkStrings, PropError,
@@ -305,7 +306,7 @@ export class MigratedApplication extends Construct {
     this.deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(this.name, 'app') }));
     dropAddressLabel(this.deployment);
     addPodMetadata(this.deployment, 'pod', props.podLabels, props.podAnnotations);
-    applySeccompProfile(this.deployment);
+    podSeccompProfile(this.deployment);
     for (const e of [...OWN_PODS, ...APP_DEPLOYMENT, ...appChoices({ ...props, replicas })]) annotateException(this.deployment.metadata, e);
     addImagePullSecrets(this.deployment, 'imagePullSecrets', pullSecrets);
 
@@ -317,7 +318,7 @@ export class MigratedApplication extends Construct {
       args: props.args,
       ports: props.ports,
       envVariables: envValues(props.env),
-      resources: withDefaults(this.deployment, `/spec/template/spec/containers/${this.deployment.containers.length}`, props.resources, WORKLOAD_RESOURCES),
+      resources: withDefaults(this.deployment, nextContainerPath(this.deployment, 'containers'), props.resources, WORKLOAD_RESOURCES),
       readiness: props.readiness,
       liveness: props.liveness,
       startup: props.startup,

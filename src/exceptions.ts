@@ -1,5 +1,6 @@
 import { ApiObjectMetadataDefinition } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { lintChecksOf } from './_pod-template';
 import { PropError } from './validation';
 
 /*
@@ -67,9 +68,7 @@ export function annotateException(metadata: ApiObjectMetadataDefinition, excepti
   if (checkov !== undefined && !CHECKOV_CHECK.test(checkov)) {
     throw new PropError('checkov', `must be a Checkov Kubernetes check ID such as CKV_K8S_15 (got ${JSON.stringify(checkov)})`);
   }
-  // cdk8s has no getter for annotations (and rendering them would resolve lazy names): remember what was added here.
-  const added = ADDED.get(metadata) ?? { kubeScore: [], checkov: [] };
-  ADDED.set(metadata, added);
+  const added = lintChecksOf(metadata);
   if (kubeScore !== undefined) {
     if (!added.kubeScore.includes(kubeScore)) added.kubeScore.push(kubeScore);
     metadata.addAnnotation(KUBE_SCORE_IGNORE, added.kubeScore.join(','));
@@ -80,9 +79,6 @@ export function annotateException(metadata: ApiObjectMetadataDefinition, excepti
     metadata.addAnnotation(`${CHECKOV_SKIP}${added.checkov.indexOf(checkov) + 1}`, `${checkov}=${reason}`);
   }
 }
-
-/** The checks annotated on each object so far, in order: Checkov's are numbered `checkov.io/skip1`, `skip2`... */
-const ADDED = new WeakMap<ApiObjectMetadataDefinition, { kubeScore: string[]; checkov: string[] }>();
 
 /** What every object this library renders keeps. */
 const EVERY_OBJECT: LintExceptionProps[] = [

@@ -2,14 +2,17 @@ import { posix } from 'path';
 import { ApiObject, Duration, JsonPatch, Lazy, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import {
+  addTokenVolume, dropAddressLabel, finishRender, mountToken, nextContainerPath, patch, podSeccompProfile, podSpecPath, SERVICE_ACCOUNT_PATH,
+} from './_pod-template';
 import { Applier, Stage } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, annotateLibraryExceptions, OWN_PODS } from './exceptions';
-import { claimName, contentHash, contentName, dropAddressLabel, fitName, hashedName, recommendedLabels } from './naming';
+import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
 import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { addQueueContainer, addQueueRbac, QUEUE_VOLUMES, queueName } from './queue';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
-import { applySeccompProfile, podSpecPath, restrictedContainer, SERVICE_ACCOUNT_PATH, tokenMount, tokenVolume } from './security';
+import { restrictedContainer } from './security';
 import {
   checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabels, checkLabelValue,
   checkMountPath, checkName, checkPinnedImage, checkReference, checkStrings, checkSubdomain, checkYamlString, PropError,
@@ -281,9 +284,12 @@ export class DatabaseMigration extends Construct {
   private readonly waiter: WaiterOptions;
   private readonly gated: kplus.Workload[] = [];
   private reader?: { role: kplus.Role; binding: kplus.RoleBinding };
+  /** Whether the Job is rendering: its own name is then a placeholder, left out of the hash. */
   private hashing = false;
-  /** The Job's hash in the synthesis under way, once computed: see `synthesisHash()`. */
-  private memo?: { hash?: string };
+  /** The hash of the Job as it last rendered. */
+  private lastHash = '';
+  /** The Job as rendered in the synthesis under way, once rendered: see `beginSynthesis()`. */
+  private memo?: { hash?: string; json?: any };
 
   constructor(scope: Construct, id: string, props: DatabaseMigrationProps) {
     super(scope, id);
@@ -345,12 +351,14 @@ export class DatabaseMigration extends Construct {
     });
     // Emitted before the Job, so that a first apply does not create its pod for a missing ServiceAccount.
     ApiObject.of(this.job).addDependency(...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
+    // The Job renders once per synthesis, and is named after what it renders.
+    finishRender(this.job, (render) => this.renderJob(render));
     for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
     dropAddressLabel(this.job);
     addPodMetadata(this.job, 'pod', props.podLabels, props.podAnnotations);
     this._annotate('migration', this.job);
     for (const e of OWN_PODS) annotateException(this.job.metadata, e);
-    applySeccompProfile(this.job);
+    podSeccompProfile(this.job);
     this.schedule(props);
     addImagePullSecrets(this.job, 'imagePullSecrets', props.imagePullSecrets ?? []);
     // The first init container: the Job's turn comes before its sidecars and init containers start.
@@ -364,7 +372,7 @@ export class DatabaseMigration extends Construct {
       command: props.command,
       args: props.args,
       envVariables: envValues(props.env),
-      resources: withDefaults(this.job, `/spec/template/spec/containers/${this.job.containers.length}`, props.resources, WORKLOAD_RESOURCES),
+      resources: withDefaults(this.job, nextContainerPath(this.job, 'containers'), props.resources, WORKLOAD_RESOURCES),
       securityContext: restrictedContainer(props.securityContext),
     });
     envFrom(container, configMaps, secrets);
@@ -380,10 +388,10 @@ export class DatabaseMigration extends Construct {
     addExtraContainers(this.job, 'sidecars', props.sidecars ?? [], true);
     addExtraContainers(this.job, 'initContainers', props.initContainers ?? [], false);
     if (props.serviceAccount instanceof kplus.ServiceAccount) this._annotate('config', props.serviceAccount);
+    // Only the migration container gets the token.
     if (props.serviceAccount) {
-      // Only the migration container (always containers[0]) gets the token.
-      const spec = podSpecPath(this.job);
-      ApiObject.of(this.job).addJsonPatch(tokenVolume(spec, TOKEN_VOLUME), tokenMount(`${spec}/containers/0`, TOKEN_VOLUME));
+      addTokenVolume(this.job, TOKEN_VOLUME);
+      mountToken(this.job, container, TOKEN_VOLUME);
     }
 
     if (props.configFile) {
@@ -404,10 +412,10 @@ export class DatabaseMigration extends Construct {
     if (props.nodeSelector !== undefined) {
       checkLabels('nodeSelector', props.nodeSelector);
       const selector = Object.fromEntries(Object.keys(props.nodeSelector).sort().map((k) => [k, props.nodeSelector![k]]));
-      if (Object.keys(selector).length > 0) ApiObject.of(this.job).addJsonPatch(JsonPatch.add(`${spec}/nodeSelector`, selector));
+      if (Object.keys(selector).length > 0) patch(this.job, JsonPatch.add(`${spec}/nodeSelector`, selector));
     }
     if (props.priorityClassName !== undefined) {
-      ApiObject.of(this.job).addJsonPatch(JsonPatch.add(`${spec}/priorityClassName`, checkSubdomain('priorityClassName', props.priorityClassName)));
+      patch(this.job, JsonPatch.add(`${spec}/priorityClassName`, checkSubdomain('priorityClassName', props.priorityClassName)));
     }
     if ((props.tolerations ?? []).length > 0) this.job.scheduling.tolerate(kplus.Node.tainted(...props.tolerations!));
     if ((props.nodeAffinity ?? []).length > 0) this.job.scheduling.attract(kplus.Node.labeled(...props.nodeAffinity!));
@@ -419,7 +427,13 @@ export class DatabaseMigration extends Construct {
    * read here, it reflects the Job as it is now.
    */
   public get jobName(): string {
-    return hashedName(this.name, 'migrate', this.jobHash());
+    const memo = this.memo;
+    this.memo = undefined;
+    try {
+      return hashedName(this.name, 'migrate', this.jobHash());
+    } finally {
+      this.memo = memo;
+    }
   }
 
   /** The Job's name as the manifests being synthesized carry it. */
@@ -474,7 +488,7 @@ export class DatabaseMigration extends Construct {
         metadata: { name: fitName(workload.name), labels: this.labels },
         automountToken: false,
       });
-      ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, created.name));
+      patch(workload, JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, created.name));
       // Emit it before the workload, so a first apply does not create pods for a missing ServiceAccount.
       ApiObject.of(workload).addDependency(created);
       this._annotate('rbac', created);
@@ -504,14 +518,15 @@ export class DatabaseMigration extends Construct {
   }
 
   /**
-   * A synthesis begins: the hash is computed again, once, the first time an
-   * object that names the Job renders. cdk8s gives no signal when a synthesis
-   * ends; it runs synchronously, so the hash is forgotten once the current
-   * run of JavaScript ends, and a mutation made after a synthesis counts in
-   * the next one. (A mutation of the Job made after `Chart.toJson()` and
-   * followed by `ApiObject.of(...).toJson()` in the same synchronous run, with
-   * no `Chart.toJson()` between them, would render the earlier name: call
-   * `Chart.toJson()` or `App.synth()`, which every cdk8s user does.)
+   * A synthesis begins: the Job renders again, once, the first time it or an
+   * object that names it renders, and every reference to its name shares that
+   * rendering. cdk8s gives no signal when a synthesis ends; it runs
+   * synchronously, so the rendering is forgotten once the current run of
+   * JavaScript ends, and a mutation made after a synthesis counts in the
+   * next one. (A mutation of the Job made after `Chart.toJson()`, followed in
+   * the same synchronous run by `ApiObject.of(...).toJson()` with no
+   * `Chart.toJson()` or `App.synth()` between them, would render the earlier
+   * Job.) The `jobName` getter always renders the Job as it is.
    */
   private beginSynthesis(): string[] {
     if (!this.memo) queueMicrotask(() => { this.memo = undefined; });
@@ -519,30 +534,37 @@ export class DatabaseMigration extends Construct {
     return [];
   }
 
-  /**
-   * The Job's hash, computed once per synthesis (the Job itself, its Role and
-   * RoleBinding and every waiter name it); outside one, as `jobHash()`.
-   */
+  /** The Job's hash: within a synthesis, that of its one rendering. */
   private synthesisHash(): string {
-    if (!this.memo || this.hashing) return this.jobHash();
-    return this.memo.hash ??= this.jobHash();
+    return (this.memo && !this.hashing && this.memo.hash) || this.jobHash();
   }
 
   /**
    * A hash of the Job's manifest as it renders now, everything but its name.
-   * Rendering it resolves the name, which asks for this hash again: that
-   * inner call gets a placeholder, which is then left out.
+   * While the Job renders, its own name resolves to a placeholder, which is
+   * then left out.
    */
   private jobHash(): string {
     if (this.hashing) return 'x';
+    ApiObject.of(this.job).toJson();
+    return this.lastHash;
+  }
+
+  /** Renders the Job, or takes its rendering in this synthesis, and names it after a hash of the rest. */
+  private renderJob(render: () => any): any {
+    if (this.memo?.json) return this.memo.json;
     this.hashing = true;
+    let json: any;
     try {
-      const manifest = ApiObject.of(this.job).toJson();
-      delete manifest.metadata.name;
-      return contentHash(manifest);
+      json = render();
     } finally {
       this.hashing = false;
     }
+    const { name: _placeholder, ...metadata } = json.metadata;
+    this.lastHash = contentHash({ ...json, metadata });
+    json.metadata.name = hashedName(this.name, 'migrate', this.lastHash);
+    if (this.memo) Object.assign(this.memo, { hash: this.lastHash, json });
+    return json;
   }
 
   /**

@@ -1,8 +1,7 @@
 import { createHash } from 'crypto';
-import { ApiObject, Chart, JsonPatch } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
+import { Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { podSpecPath } from './security';
+import { nameClaimsOf } from './_pod-template';
 import { PropError } from './validation';
 
 /** Kubernetes object names used here are DNS labels: at most 63 characters. */
@@ -87,32 +86,13 @@ export function selectorLabels(instance: string, component: 'app' | 'migration')
 }
 
 /**
- * Removes the `cdk8s.io/metadata.addr` label that cdk8s-plus-27 puts on every
- * pod template it renders (Workload.podMetadata, even with `select: false`).
- * It is derived from the construct path, so renaming a construct or moving it
- * to another chart would change the pod template, and, where it is the
- * selector, `spec.selector`, which is immutable. The library selects its pods
- * by `selectorLabels()` instead, and a Job's name (a hash of its manifest)
- * then depends on what it runs, not on where it sits in the construct tree.
- */
-export function dropAddressLabel(workload: kplus.Workload): void {
-  const template = podSpecPath(workload).replace(/\/spec$/, '');
-  ApiObject.of(workload).addJsonPatch(JsonPatch.remove(`${template}/metadata/labels/cdk8s.io~1metadata.addr`));
-}
-
-/** The names in use in each app, by namespace: `<namespace>/<name>` → the construct using it. */
-const claims = new WeakMap<IConstruct, Map<string, IConstruct>>();
-
-/**
  * Records that `owner` names its objects after `name` in its chart's
  * namespace, and throws if another construct of the same app already does:
  * two would emit objects of the same kind and name, and one would overwrite
  * the other when applied. A construct's own children may share its claim.
  */
 export function claimName(owner: IConstruct, prop: string, name: string): void {
-  const root = owner.node.root;
-  const inApp = claims.get(root) ?? new Map<string, IConstruct>();
-  claims.set(root, inApp);
+  const inApp = nameClaimsOf(owner.node.root);
   const namespace = Chart.of(owner).namespace;
   const key = `${namespace ?? ''}/${name}`;
   const holder = inApp.get(key);

@@ -1,8 +1,7 @@
-import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { addTokenVolume } from './_pod-template';
 import { suffixedName } from './naming';
-import { podSpecPath, tokenVolume } from './security';
 import { addKubectlContainer, WaiterOptions } from './waiter';
 
 /*
@@ -125,7 +124,7 @@ export function addQueueRbac(scope: Construct, migrationName: string, labels: { 
  */
 export function addQueueContainer(job: kplus.Job, instance: string, image: string, options: WaiterOptions): kplus.Container {
   if (job.initContainers.length > 0) throw new Error('the queue must be the first init container of the migration pod');
-  ApiObject.of(job).addJsonPatch(tokenVolume(podSpecPath(job), QUEUE_VOLUMES.token));
+  addTokenVolume(job, QUEUE_VOLUMES.token);
   return addKubectlContainer(job, {
     name: QUEUE_CONTAINER,
     image,

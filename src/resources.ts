@@ -1,5 +1,6 @@
-import { ApiObject, JsonPatch, Size } from 'cdk8s';
+import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { ephemeralStorageMebibytes } from './_pod-template';
 
 /** Requests and limits of a container, ephemeral storage in mebibytes. */
 export interface DefaultResources {
@@ -22,29 +23,15 @@ export const WORKLOAD_RESOURCES: DefaultResources = {
  * Gives the container at `path` (a JSON pointer into `workload`) requests and
  * limits of CPU, memory and ephemeral storage: `given`, resource by resource,
  * over `defaults`. Returns the resources to pass to cdk8s-plus, which renders
- * ephemeral storage in whole gibibytes only (cdk8s-plus-27 Container._toKube,
- * `toGibibytes()`), so the default one is patched in, in mebibytes.
+ * ephemeral storage in whole gibibytes only, so the default one is patched
+ * in, in mebibytes.
  */
 export function withDefaults(workload: kplus.Workload, path: string, given: kplus.ContainerResources | undefined,
   defaults: DefaultResources): kplus.ContainerResources {
   const cpu = given?.cpu ?? defaults.cpu;
   const memory = given?.memory ?? defaults.memory;
   if (given?.ephemeralStorage) return { cpu, memory, ephemeralStorage: given.ephemeralStorage };
-  // cdk8s-plus objects map patched JSON through their typed props, in which a quantity is `{ value }`.
-  const storage = { requests: { value: `${defaults.ephemeralStorageMebibytes.request}Mi` }, limits: { value: `${defaults.ephemeralStorageMebibytes.limit}Mi` } };
-  const rendered = { requests: Boolean(cpu.request || memory.request), limits: Boolean(cpu.limit || memory.limit) };
-  const api = ApiObject.of(workload);
-  if (!rendered.requests && !rendered.limits) {
-    api.addJsonPatch(JsonPatch.add(`${path}/resources`, {
-      requests: { 'ephemeral-storage': storage.requests },
-      limits: { 'ephemeral-storage': storage.limits },
-    }));
-  } else {
-    for (const kind of ['requests', 'limits'] as const) {
-      api.addJsonPatch(rendered[kind]
-        ? JsonPatch.add(`${path}/resources/${kind}/ephemeral-storage`, storage[kind])
-        : JsonPatch.add(`${path}/resources/${kind}`, { 'ephemeral-storage': storage[kind] }));
-    }
-  }
+  ephemeralStorageMebibytes(workload, path, defaults.ephemeralStorageMebibytes,
+    { requests: Boolean(cpu.request || memory.request), limits: Boolean(cpu.limit || memory.limit) });
   return { cpu, memory };
 }

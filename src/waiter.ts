@@ -1,9 +1,10 @@
-import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
+import { Duration, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { addTokenVolume, containerSeccompProfile, fallbackToLogsOnError, mountToken, nextContainerPath } from './_pod-template';
 import { suffixedName } from './naming';
 import { addImagePullSecrets } from './pod';
 import { DefaultResources, withDefaults } from './resources';
-import { podSpecPath, restrictedContainer, tokenMount, tokenVolume } from './security';
+import { restrictedContainer } from './security';
 import { checkDuration, checkPinnedImage, checkSubdomain } from './validation';
 
 /**
@@ -157,11 +158,6 @@ export interface KubectlContainer {
  * @internal
  */
 export function addKubectlContainer(workload: kplus.Workload, c: KubectlContainer): kplus.Container {
-  // cdk8s-plus-27 has no per-container seccomp or termination message policy,
-  // so these are patched in, with the token. Each container's
-  // index is fixed when it is added: containers added later come after it.
-  const spec = podSpecPath(workload);
-  const self = `${spec}/initContainers/${workload.initContainers.length}`;
   const container = workload.addInitContainer({
     name: c.name,
     image: c.image,
@@ -170,15 +166,13 @@ export function addKubectlContainer(workload: kplus.Workload, c: KubectlContaine
     args: c.args,
     // kubectl caches discovery under $HOME/.kube; the root filesystem is read-only.
     envVariables: { HOME: kplus.EnvValue.fromValue('/tmp'), ...c.env },
-    resources: withDefaults(workload, self, c.options.resources, WAITER_RESOURCES),
+    resources: withDefaults(workload, nextContainerPath(workload, 'initContainers'), c.options.resources, WAITER_RESOURCES),
     securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...c.options.securityContext }),
   });
   container.mount('/tmp', c.tmp);
-  ApiObject.of(workload).addJsonPatch(
-    tokenMount(self, c.token),
-    JsonPatch.add(`${self}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
-    JsonPatch.add(`${self}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
-  );
+  mountToken(workload, container, c.token);
+  containerSeccompProfile(workload, container);
+  fallbackToLogsOnError(workload, container);
   return container;
 }
 
@@ -222,7 +216,7 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
   };
 
   const tmp = kplus.Volume.fromEmptyDir(workload, names.tmp, names.tmp);
-  ApiObject.of(workload).addJsonPatch(tokenVolume(podSpecPath(workload), names.token));
+  addTokenVolume(workload, names.token);
   const containers = [names.created, names.complete].map((name) => addKubectlContainer(workload, {
     name, image, args: argsOf[name], tmp, token: names.token, options,
   }));

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { expectSoundManifests, Manifest, newChart, ofKind, one, podSpecs, synth, waitedJob, withoutQueue } from './helpers';
@@ -144,6 +144,41 @@ describe('the Job name', () => {
     expect(job.metadata.name).not.toBe(before);
     expect(job.metadata.name).toBe(migration.jobName);
     expect(one(synth(chart), 'Job').metadata.name).toBe(job.metadata.name);
+  });
+
+  test('is hashed from one rendering of the Job per synthesis, however many objects name it', () => {
+    const chart = newChart();
+    const app = new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE });
+    const worker = new kplus.Deployment(chart, 'worker', { automountServiceAccountToken: false, progressDeadline: Duration.minutes(20) });
+    worker.addContainer({ name: 'worker', image: IMAGE });
+    app.migration.gate(worker);
+    let renders = 0;
+    app.migration.job.containers[0].env.addVariable('RENDERS', kplus.EnvValue.fromValue(Lazy.any({ produce: () => String(++renders) })));
+    const objects = synth(chart);
+    // The Job, its Role and RoleBinding, and two waiters in each of two Deployments name it.
+    expect(renders).toBe(1);
+    expect(ofKind(objects, 'Deployment').flatMap((d) => d.spec.template.spec.initContainers.map((c: any) => c.args[1])))
+      .toEqual(Array(4).fill(`job/${one(objects, 'Job').metadata.name}`));
+    synth(chart);
+    expect(renders).toBe(2);
+    // Outside a synthesis, the getter renders the Job as it is.
+    expect(app.migration.jobName).toMatch(/^shop-migrate-[0-9a-f]{10}$/);
+    expect(renders).toBe(3);
+  });
+
+  test('reflects a mutation made between two syntheses in the same run, everywhere it is named', () => {
+    const { chart, migration } = migrate();
+    const app = new kplus.Deployment(chart, 'app', { automountServiceAccountToken: false, progressDeadline: Duration.minutes(20) });
+    app.addContainer({ name: 'app', image: IMAGE });
+    migration.gate(app);
+    const before = one(synth(chart), 'Job').metadata.name;
+    migration.job.podMetadata.addAnnotation('changed', 'yes');
+    const after = synth(chart);
+    const renamed = one(after, 'Job').metadata.name;
+    expect(renamed).not.toBe(before);
+    expect(renamed).toBe(migration.jobName);
+    expect(ofKind(after, 'Role').filter((r) => r.metadata.name.includes('-reader-')).map((r) => r.rules[0].resourceNames)).toEqual([[renamed]]);
+    expect(one(after, 'Deployment').spec.template.spec.initContainers[0].args[1]).toBe(`job/${renamed}`);
   });
 
   test('does not change with the construct id or the chart: no pod label of cdk8s-plus\'s carries the path', () => {

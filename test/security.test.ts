@@ -1,7 +1,8 @@
 import * as kplus from 'cdk8s-plus-27';
 import { expectRestricted, newChart, one, synth } from './helpers';
 import { Restricted } from '../src';
-import { podSpecPath, restrictedContainer } from '../src/security';
+import { podSpecPath } from '../src/_pod-template';
+import { restrictedContainer } from '../src/security';
 
 test('the restricted container context, with per-container overrides on top', () => {
   expect(restrictedContainer()).toEqual({
