@@ -12,7 +12,7 @@ import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { restrictedContainer } from './security';
 import {
   checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName,
-  checkObject, checkPinnedImage, checkPorts, checkReference, checkStrings, PropError,
+  checkObject, checkPinnedImage, checkPorts, checkReference, checkStrings, locate, PropError,
 } from './validation';
 
 /** The migration of a `MigratedApplication`. */
@@ -223,121 +223,125 @@ export class MigratedApplication extends Construct {
 
   constructor(scope: Construct, id: string, props: MigratedApplicationProps) {
     super(scope, id);
-    this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
-    claimName(this, 'name', this.name);
-    checkImage('image', props.image);
-    checkCommand('command', props.command);
-    checkStrings('args', props.args);
-    checkEnvNames('env', props.env);
-    checkEnvNames('config', props.config);
-    checkEnvNames('secretValues', props.secretValues);
-    checkReference('existingSecret', props.existingSecret, 'kplus.Secret.fromSecretName(scope, id, name)');
-    checkObject('migration', props.migration);
-    checkApplier('applier', props.applier);
-    checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
-    const replicas = checkInteger('replicas', props.replicas ?? 2, 1);
-    checkPorts('ports', props.ports ?? []);
-    const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
-    const labels = recommendedLabels(this.name, 'app', partOf);
+    try {
+      this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
+      claimName(this, 'name', this.name);
+      checkImage('image', props.image);
+      checkCommand('command', props.command);
+      checkStrings('args', props.args);
+      checkEnvNames('env', props.env);
+      checkEnvNames('config', props.config);
+      checkEnvNames('secretValues', props.secretValues);
+      checkReference('existingSecret', props.existingSecret, 'kplus.Secret.fromSecretName(scope, id, name)');
+      checkObject('migration', props.migration);
+      checkApplier('applier', props.applier);
+      checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
+      const replicas = checkInteger('replicas', props.replicas ?? 2, 1);
+      checkPorts('ports', props.ports ?? []);
+      const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
+      const labels = recommendedLabels(this.name, 'app', partOf);
 
-    if (isNonEmpty(props.config)) {
-      checkDataSize('config', props.config);
-      this.configMap = new kplus.ConfigMap(this, 'config', {
-        metadata: { name: contentName(this.name, 'config', props.config), labels },
-        data: { ...props.config }, // a plain copy: cdk8s cannot serialize null-prototype objects
-        immutable: true,
-      });
-    }
-    if (isNonEmpty(props.secretValues)) {
-      checkDataSize('secretValues', props.secretValues);
-      this.secret = new kplus.Secret(this, 'secret', {
-        metadata: { name: contentName(this.name, 'secret', props.secretValues), labels },
-        stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
-        immutable: true,
-      });
-    }
-    const configMaps = this.configMap ? [this.configMap] : [];
-    const secrets = [...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
+      if (isNonEmpty(props.config)) {
+        checkDataSize('config', props.config);
+        this.configMap = new kplus.ConfigMap(this, 'config', {
+          metadata: { name: contentName(this.name, 'config', props.config), labels },
+          data: { ...props.config }, // a plain copy: cdk8s cannot serialize null-prototype objects
+          immutable: true,
+        });
+      }
+      if (isNonEmpty(props.secretValues)) {
+        checkDataSize('secretValues', props.secretValues);
+        this.secret = new kplus.Secret(this, 'secret', {
+          metadata: { name: contentName(this.name, 'secret', props.secretValues), labels },
+          stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
+          immutable: true,
+        });
+      }
+      const configMaps = this.configMap ? [this.configMap] : [];
+      const secrets = [...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
 
-    const migration = props.migration ?? {};
-    // The migration runs in the app's image unless told otherwise; then that image must be pinned.
-    checkPinnedImage(migration.image === undefined ? 'image' : 'migration.image', migration.image ?? props.image);
-    const sidecars = props.sidecars ?? [];
-    const pullSecrets = props.imagePullSecrets ?? [];
-    if (migration.serviceAccount?.name === this.name) {
-      throw new PropError('migration.serviceAccount', `must not be the app's own ServiceAccount "${this.name}", which the waiter's RBAC is bound to; give the Job one of its own`);
-    }
-    // The Job's lists begin with this construct's own: errors about those name them as such.
-    const shared = new Map([['sidecars', sidecars.length], ['imagePullSecrets', pullSecrets.length]]);
-    this.migration = withPropPrefix(shared, () => new DatabaseMigration(this, 'migration', {
-      ...migration,
-      name: this.name,
-      image: migration.image ?? props.image,
-      envFromConfigMaps: configMaps,
-      envFromSecrets: secrets,
-      partOf,
-      applier: props.applier,
-      sidecars: [...sidecars, ...migration.sidecars ?? []],
-      imagePullSecrets: [...pullSecrets, ...migration.imagePullSecrets ?? []],
-    }));
-    this.migration._annotate('config', ...configMaps, ...this.secret ? [this.secret] : []);
-    const activeDeadline = this.migration.activeDeadline.toSeconds();
-    const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
-    if (progressDeadline <= activeDeadline) {
-      throw new PropError('progressDeadline', `must be longer than migration.activeDeadline (${activeDeadline}s), or a long healthy migration fails the rollout (got "${progressDeadline}s")`);
-    }
+      const migration = props.migration ?? {};
+      // The migration runs in the app's image unless told otherwise; then that image must be pinned.
+      checkPinnedImage(migration.image === undefined ? 'image' : 'migration.image', migration.image ?? props.image);
+      const sidecars = props.sidecars ?? [];
+      const pullSecrets = props.imagePullSecrets ?? [];
+      if (migration.serviceAccount?.name === this.name) {
+        throw new PropError('migration.serviceAccount', `must not be the app's own ServiceAccount "${this.name}", which the waiter's RBAC is bound to; give the Job one of its own`);
+      }
+      // The Job's lists begin with this construct's own: errors about those name them as such.
+      const shared = new Map([['sidecars', sidecars.length], ['imagePullSecrets', pullSecrets.length]]);
+      this.migration = withPropPrefix(shared, () => new DatabaseMigration(this, 'migration', {
+        ...migration,
+        name: this.name,
+        image: migration.image ?? props.image,
+        envFromConfigMaps: configMaps,
+        envFromSecrets: secrets,
+        partOf,
+        applier: props.applier,
+        sidecars: [...sidecars, ...migration.sidecars ?? []],
+        imagePullSecrets: [...pullSecrets, ...migration.imagePullSecrets ?? []],
+      }));
+      this.migration._annotate('config', ...configMaps, ...this.secret ? [this.secret] : []);
+      const activeDeadline = this.migration.activeDeadline.toSeconds();
+      const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
+      if (progressDeadline <= activeDeadline) {
+        throw new PropError('progressDeadline', `must be longer than migration.activeDeadline (${activeDeadline}s), or a long healthy migration fails the rollout (got "${progressDeadline}s")`);
+      }
 
-    this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
-      metadata: { name: this.name, labels },
-      automountToken: false,
-    });
-    this.migration._annotate('rbac', this.serviceAccount);
-    this.deployment = new kplus.Deployment(this, 'deployment', {
-      metadata: { name: this.name, labels },
-      replicas,
-      strategy: props.strategy,
-      progressDeadline: Duration.seconds(progressDeadline),
-      serviceAccount: this.serviceAccount,
-      automountServiceAccountToken: false,
-      securityContext: { ensureNonRoot: true },
-      select: false,
-    });
-    for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
-    this.deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(this.name, 'app') }));
-    dropAddressLabel(this.deployment);
-    addPodMetadata(this.deployment, 'pod', props.podLabels, props.podAnnotations);
-    podSeccompProfile(this.deployment);
-    for (const e of [...OWN_PODS, ...APP_DEPLOYMENT, ...appChoices({ ...props, replicas })]) annotateException(this.deployment.metadata, e);
-    addImagePullSecrets(this.deployment, 'imagePullSecrets', pullSecrets);
-
-    const app = this.deployment.addContainer({
-      name: 'app',
-      image: props.image,
-      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: props.command,
-      args: props.args,
-      ports: props.ports,
-      envVariables: envValues(props.env),
-      resources: withDefaults(this.deployment, nextContainerPath(this.deployment, 'containers'), props.resources, WORKLOAD_RESOURCES),
-      readiness: props.readiness,
-      liveness: props.liveness,
-      startup: props.startup,
-      securityContext: restrictedContainer(props.securityContext),
-    });
-    envFrom(app, configMaps, secrets);
-    app.mount('/tmp', kplus.Volume.fromEmptyDir(this.deployment, 'tmp', 'tmp'));
-    addExtraContainers(this.deployment, 'sidecars', sidecars, true);
-
-    this.migration.gate(this.deployment);
-
-    if ((props.service ?? true) && (props.ports ?? []).length > 0) {
-      // Not Deployment.exposeViaService(), which selects by cdk8s-plus's construct-path label.
-      this.service = new kplus.Service(this, 'service', {
+      this.serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
         metadata: { name: this.name, labels },
-        ports: props.ports!.map((p) => ({ port: p.number, targetPort: p.number, name: p.name })),
+        automountToken: false,
       });
-      for (const [k, v] of Object.entries(selectorLabels(this.name, 'app'))) this.service.selectLabel(k, v);
-      this.migration._annotate('workload', this.service);
+      this.migration._annotate('rbac', this.serviceAccount);
+      this.deployment = new kplus.Deployment(this, 'deployment', {
+        metadata: { name: this.name, labels },
+        replicas,
+        strategy: props.strategy,
+        progressDeadline: Duration.seconds(progressDeadline),
+        serviceAccount: this.serviceAccount,
+        automountServiceAccountToken: false,
+        securityContext: { ensureNonRoot: true },
+        select: false,
+      });
+      for (const [k, v] of Object.entries(labels)) this.deployment.podMetadata.addLabel(k, v);
+      this.deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(this.name, 'app') }));
+      dropAddressLabel(this.deployment);
+      addPodMetadata(this.deployment, 'pod', props.podLabels, props.podAnnotations);
+      podSeccompProfile(this.deployment);
+      for (const e of [...OWN_PODS, ...APP_DEPLOYMENT, ...appChoices({ ...props, replicas })]) annotateException(this.deployment.metadata, e);
+      addImagePullSecrets(this.deployment, 'imagePullSecrets', pullSecrets);
+
+      const app = this.deployment.addContainer({
+        name: 'app',
+        image: props.image,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        command: props.command,
+        args: props.args,
+        ports: props.ports,
+        envVariables: envValues(props.env),
+        resources: withDefaults(this.deployment, nextContainerPath(this.deployment, 'containers'), props.resources, WORKLOAD_RESOURCES),
+        readiness: props.readiness,
+        liveness: props.liveness,
+        startup: props.startup,
+        securityContext: restrictedContainer(props.securityContext),
+      });
+      envFrom(app, configMaps, secrets);
+      app.mount('/tmp', kplus.Volume.fromEmptyDir(this.deployment, 'tmp', 'tmp'));
+      addExtraContainers(this.deployment, 'sidecars', sidecars, true);
+
+      this.migration.gate(this.deployment);
+
+      if ((props.service ?? true) && (props.ports ?? []).length > 0) {
+        // Not Deployment.exposeViaService(), which selects by cdk8s-plus's construct-path label.
+        this.service = new kplus.Service(this, 'service', {
+          metadata: { name: this.name, labels },
+          ports: props.ports!.map((p) => ({ port: p.number, targetPort: p.number, name: p.name })),
+        });
+        for (const [k, v] of Object.entries(selectorLabels(this.name, 'app'))) this.service.selectLabel(k, v);
+        this.migration._annotate('workload', this.service);
+      }
+    } catch (e) {
+      throw locate(this, e);
     }
   }
 }
@@ -352,7 +356,7 @@ function withPropPrefix<T>(shared: Map<string, number>, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (!(e instanceof PropError)) throw e;
+    if (!PropError.is(e)) throw e;
     const item = /^(\w+)\[(\d+)\](.*)$/.exec(e.prop);
     const own = item ? shared.get(item[1]) : undefined;
     if (!item || own === undefined) throw e.under('migration.');

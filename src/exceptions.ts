@@ -1,7 +1,7 @@
 import { ApiObjectMetadataDefinition } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { lintChecksOf } from './_pod-template';
-import { PropError } from './validation';
+import { locate, PropError } from './validation';
 
 /*
  * Findings of the policy linters that an object keeps on purpose, annotated on
@@ -49,7 +49,11 @@ export interface LintExceptionProps {
 export class LintException {
   /** Annotates `resource` so that kube-score and Checkov skip the given checks on it, with the reason. */
   public static addTo(resource: kplus.Resource, exception: LintExceptionProps): void {
-    annotateException(resource.metadata, exception);
+    try {
+      annotateException(resource.metadata, exception);
+    } catch (e) {
+      throw locate(resource, e);
+    }
   }
 
   private constructor() {}

@@ -3,4 +3,5 @@ export { ApplicationMigrationOptions, MigratedApplication, MigratedApplicationPr
 export { LintException, LintExceptionProps } from './exceptions';
 export { DatabaseMigration, DatabaseMigrationProps, MigrationConfigFile, MigrationOptions } from './migration';
 export { Restricted } from './security';
+export { Errors } from './validation';
 export { WaiterOptions } from './waiter';

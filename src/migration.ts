@@ -15,7 +15,7 @@ import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { restrictedContainer } from './security';
 import {
   checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkFilePath, checkInteger, checkLabels, checkLabelValue,
-  checkMountPath, checkName, checkPinnedImage, checkReference, checkStrings, checkSubdomain, checkYamlString, PropError,
+  checkMountPath, checkName, checkPinnedImage, checkReference, checkStrings, checkSubdomain, checkYamlString, locate, PropError,
 } from './validation';
 import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WaiterOptions } from './waiter';
 
@@ -293,116 +293,120 @@ export class DatabaseMigration extends Construct {
 
   constructor(scope: Construct, id: string, props: DatabaseMigrationProps) {
     super(scope, id);
-    this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
-    claimName(this, 'name', this.name);
-    claimName(this, 'name', queueName(this.name));
-    const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
-    const image = checkPinnedImage('image', props.image);
-    checkCommand('command', props.command);
-    checkStrings('args', props.args);
-    checkEnvNames('env', props.env);
-    checkEnvNames('secretValues', props.secretValues);
-    checkReference('existingSecret', props.existingSecret, 'kplus.Secret.fromSecretName(scope, id, name)');
-    checkApplier('applier', props.applier);
-    checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
-    const backoffLimit = checkInteger('backoffLimit', props.backoffLimit ?? 0, 0);
-    this.activeDeadline = props.activeDeadline ?? Duration.minutes(10);
-    const activeDeadline = checkDuration('activeDeadline', this.activeDeadline);
-    if (props.serviceAccount) checkSubdomain('serviceAccount', props.serviceAccount.name);
-    const reservedPaths = [...RESERVED_PATHS, ...props.serviceAccount ? [SERVICE_ACCOUNT_PATH] : []];
-    if (props.configFile) {
-      checkFilePath('configFile.path', props.configFile.path, reservedPaths);
-      checkYamlString('configFile.content', props.configFile.content);
-      checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
-    }
-    this.applier = props.applier ?? Applier.plain();
-    this.waiter = props.waiter ?? {};
-    const waiterImage = checkWaiterOptions(this.waiter).image;
-    this.labels = recommendedLabels(this.name, 'migration', partOf);
-    // cdk8s validates every construct of the app at the start of each Chart.toJson() (App.synth() runs it per chart),
-    // after any mutation made before synth and before it renders a single object: a synthesis begins here.
-    this.node.addValidation({ validate: () => this.beginSynthesis() });
-
-    if (isNonEmpty(props.secretValues)) {
-      checkDataSize('secretValues', props.secretValues);
-      this.secret = new kplus.Secret(this, 'secret', {
-        metadata: { name: contentName(this.name, 'migrate-secret', props.secretValues), labels: this.labels },
-        stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
-        immutable: true,
-      });
-      this._annotate('config', this.secret);
-    }
-    const queue = addQueueRbac(this, this.name, this.labels, props.serviceAccount);
-    this._annotate('config', ...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
-    const configMaps = props.envFromConfigMaps ?? [];
-    const secrets = [...props.envFromSecrets ?? [], ...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
-
-    this.job = new kplus.Job(this, 'job', {
-      metadata: {
-        name: Lazy.any({ produce: () => this.synthesizedJobName }),
-        labels: this.labels,
-        annotations: { 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished': NO_TTL_REASON },
-      },
-      backoffLimit,
-      activeDeadline: Duration.seconds(activeDeadline),
-      securityContext: { ensureNonRoot: true },
-      serviceAccount: queue.jobServiceAccount,
-      automountServiceAccountToken: false,
-    });
-    // Emitted before the Job, so that a first apply does not create its pod for a missing ServiceAccount.
-    ApiObject.of(this.job).addDependency(...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
-    // The Job renders once per synthesis, and is named after what it renders.
-    finishRender(this.job, (render) => this.renderJob(render));
-    for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
-    dropAddressLabel(this.job);
-    addPodMetadata(this.job, 'pod', props.podLabels, props.podAnnotations);
-    this._annotate('migration', this.job);
-    for (const e of OWN_PODS) annotateException(this.job.metadata, e);
-    podSeccompProfile(this.job);
-    this.schedule(props);
-    addImagePullSecrets(this.job, 'imagePullSecrets', props.imagePullSecrets ?? []);
-    // The first init container: the Job's turn comes before its sidecars and init containers start.
-    addQueueContainer(this.job, this.name, waiterImage, this.waiter);
-    addImagePullSecrets(this.job, 'waiter.imagePullSecrets', this.waiter.imagePullSecrets ?? []);
-
-    const container = this.job.addContainer({
-      name: 'migrate',
-      image,
-      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: props.command,
-      args: props.args,
-      envVariables: envValues(props.env),
-      resources: withDefaults(this.job, nextContainerPath(this.job, 'containers'), props.resources, WORKLOAD_RESOURCES),
-      securityContext: restrictedContainer(props.securityContext),
-    });
-    envFrom(container, configMaps, secrets);
-    container.mount('/tmp', kplus.Volume.fromEmptyDir(this.job, 'tmp', 'tmp'));
-    (props.volumeMounts ?? []).forEach((m, i) => {
-      checkMountPath(`volumeMounts[${i}].path`, m.path, [...reservedPaths, ...props.configFile ? [props.configFile.path] : []]);
-      if (RESERVED_VOLUMES.includes(m.volume.name)) {
-        throw new PropError(`volumeMounts[${i}].volume`, `the volume name "${m.volume.name}" is the library's own (${RESERVED_VOLUMES.join(', ')})`);
+    try {
+      this.name = checkName('name', props.name ?? Names.toDnsLabel(this, { maxLen: 40 }));
+      claimName(this, 'name', this.name);
+      claimName(this, 'name', queueName(this.name));
+      const partOf = checkLabelValue('partOf', props.partOf ?? this.name);
+      const image = checkPinnedImage('image', props.image);
+      checkCommand('command', props.command);
+      checkStrings('args', props.args);
+      checkEnvNames('env', props.env);
+      checkEnvNames('secretValues', props.secretValues);
+      checkReference('existingSecret', props.existingSecret, 'kplus.Secret.fromSecretName(scope, id, name)');
+      checkApplier('applier', props.applier);
+      checkExclusive('secretValues', props.secretValues, 'existingSecret', props.existingSecret);
+      const backoffLimit = checkInteger('backoffLimit', props.backoffLimit ?? 0, 0);
+      this.activeDeadline = props.activeDeadline ?? Duration.minutes(10);
+      const activeDeadline = checkDuration('activeDeadline', this.activeDeadline);
+      if (props.serviceAccount) checkSubdomain('serviceAccount', props.serviceAccount.name);
+      const reservedPaths = [...RESERVED_PATHS, ...props.serviceAccount ? [SERVICE_ACCOUNT_PATH] : []];
+      if (props.configFile) {
+        checkFilePath('configFile.path', props.configFile.path, reservedPaths);
+        checkYamlString('configFile.content', props.configFile.content);
+        checkDataSize('configFile.content', { [posix.basename(props.configFile.path)]: props.configFile.content });
       }
-      container.mount(m.path, m.volume, m);
-    });
-    // After the migration container, so that their names are checked against its name.
-    addExtraContainers(this.job, 'sidecars', props.sidecars ?? [], true);
-    addExtraContainers(this.job, 'initContainers', props.initContainers ?? [], false);
-    if (props.serviceAccount instanceof kplus.ServiceAccount) this._annotate('config', props.serviceAccount);
-    // Only the migration container gets the token.
-    if (props.serviceAccount) {
-      addTokenVolume(this.job, TOKEN_VOLUME);
-      mountToken(this.job, container, TOKEN_VOLUME);
-    }
+      this.applier = props.applier ?? Applier.plain();
+      this.waiter = props.waiter ?? {};
+      const waiterImage = checkWaiterOptions(this.waiter).image;
+      this.labels = recommendedLabels(this.name, 'migration', partOf);
+      // cdk8s validates every construct of the app at the start of each Chart.toJson() (App.synth() runs it per chart),
+      // after any mutation made before synth and before it renders a single object: a synthesis begins here.
+      this.node.addValidation({ validate: () => this.beginSynthesis() });
 
-    if (props.configFile) {
-      const key = posix.basename(props.configFile.path);
-      const files = new kplus.ConfigMap(this, 'files', {
-        metadata: { name: contentName(this.name, 'migrate-files', props.configFile), labels: this.labels },
-        data: { [key]: props.configFile.content },
-        immutable: true,
+      if (isNonEmpty(props.secretValues)) {
+        checkDataSize('secretValues', props.secretValues);
+        this.secret = new kplus.Secret(this, 'secret', {
+          metadata: { name: contentName(this.name, 'migrate-secret', props.secretValues), labels: this.labels },
+          stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
+          immutable: true,
+        });
+        this._annotate('config', this.secret);
+      }
+      const queue = addQueueRbac(this, this.name, this.labels, props.serviceAccount);
+      this._annotate('config', ...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
+      const configMaps = props.envFromConfigMaps ?? [];
+      const secrets = [...props.envFromSecrets ?? [], ...this.secret ? [this.secret] : [], ...props.existingSecret ? [props.existingSecret] : []];
+
+      this.job = new kplus.Job(this, 'job', {
+        metadata: {
+          name: Lazy.any({ produce: () => this.synthesizedJobName }),
+          labels: this.labels,
+          annotations: { 'ignore-check.kube-linter.io/job-ttl-seconds-after-finished': NO_TTL_REASON },
+        },
+        backoffLimit,
+        activeDeadline: Duration.seconds(activeDeadline),
+        securityContext: { ensureNonRoot: true },
+        serviceAccount: queue.jobServiceAccount,
+        automountServiceAccountToken: false,
       });
-      this._annotate('config', files);
-      container.mount(props.configFile.path, kplus.Volume.fromConfigMap(this.job, 'config-file', files, { name: 'config-file' }), { subPath: key, readOnly: true });
+      // Emitted before the Job, so that a first apply does not create its pod for a missing ServiceAccount.
+      ApiObject.of(this.job).addDependency(...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
+      // The Job renders once per synthesis, and is named after what it renders.
+      finishRender(this.job, (render) => this.renderJob(render));
+      for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
+      dropAddressLabel(this.job);
+      addPodMetadata(this.job, 'pod', props.podLabels, props.podAnnotations);
+      this._annotate('migration', this.job);
+      for (const e of OWN_PODS) annotateException(this.job.metadata, e);
+      podSeccompProfile(this.job);
+      this.schedule(props);
+      addImagePullSecrets(this.job, 'imagePullSecrets', props.imagePullSecrets ?? []);
+      // The first init container: the Job's turn comes before its sidecars and init containers start.
+      addQueueContainer(this.job, this.name, waiterImage, this.waiter);
+      addImagePullSecrets(this.job, 'waiter.imagePullSecrets', this.waiter.imagePullSecrets ?? []);
+
+      const container = this.job.addContainer({
+        name: 'migrate',
+        image,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        command: props.command,
+        args: props.args,
+        envVariables: envValues(props.env),
+        resources: withDefaults(this.job, nextContainerPath(this.job, 'containers'), props.resources, WORKLOAD_RESOURCES),
+        securityContext: restrictedContainer(props.securityContext),
+      });
+      envFrom(container, configMaps, secrets);
+      container.mount('/tmp', kplus.Volume.fromEmptyDir(this.job, 'tmp', 'tmp'));
+      (props.volumeMounts ?? []).forEach((m, i) => {
+        checkMountPath(`volumeMounts[${i}].path`, m.path, [...reservedPaths, ...props.configFile ? [props.configFile.path] : []]);
+        if (RESERVED_VOLUMES.includes(m.volume.name)) {
+          throw new PropError(`volumeMounts[${i}].volume`, `the volume name "${m.volume.name}" is the library's own (${RESERVED_VOLUMES.join(', ')})`);
+        }
+        container.mount(m.path, m.volume, m);
+      });
+      // After the migration container, so that their names are checked against its name.
+      addExtraContainers(this.job, 'sidecars', props.sidecars ?? [], true);
+      addExtraContainers(this.job, 'initContainers', props.initContainers ?? [], false);
+      if (props.serviceAccount instanceof kplus.ServiceAccount) this._annotate('config', props.serviceAccount);
+      // Only the migration container gets the token.
+      if (props.serviceAccount) {
+        addTokenVolume(this.job, TOKEN_VOLUME);
+        mountToken(this.job, container, TOKEN_VOLUME);
+      }
+
+      if (props.configFile) {
+        const key = posix.basename(props.configFile.path);
+        const files = new kplus.ConfigMap(this, 'files', {
+          metadata: { name: contentName(this.name, 'migrate-files', props.configFile), labels: this.labels },
+          data: { [key]: props.configFile.content },
+          immutable: true,
+        });
+        this._annotate('config', files);
+        container.mount(props.configFile.path, kplus.Volume.fromConfigMap(this.job, 'config-file', files, { name: 'config-file' }), { subPath: key, readOnly: true });
+      }
+    } catch (e) {
+      throw locate(this, e);
     }
   }
 
@@ -459,20 +463,29 @@ export class DatabaseMigration extends Construct {
    * Job's namespace, and the RoleBinding lives there.
    */
   public gate(workload: kplus.Workload): void {
+    try {
+      this.gateOnce(workload);
+    } catch (e) {
+      throw locate(this, e);
+    }
+  }
+
+  /** `gate()`, whose prop errors name the workload as `gate(<its path>)`. */
+  private gateOnce(workload: kplus.Workload): void {
     const where = `gate(${workload.node.path})`;
-    if (this.gated.includes(workload)) throw new Error(`${where}: the workload is already gated on migration '${this.name}'`);
+    if (this.gated.includes(workload)) throw new PropError(where, `the workload is already gated on migration '${this.name}'`);
     if (workload.automountServiceAccountToken) {
-      throw new Error(`${where}: automountServiceAccountToken must be false; the waiter mounts its own token so that the app containers get none`);
+      throw new PropError(`${where}.automountServiceAccountToken`, 'must be false; the waiter mounts its own token so that the app containers get none');
     }
     const deadline = this.activeDeadline.toSeconds();
     if (workload instanceof kplus.Deployment && workload.progressDeadline.toSeconds() <= deadline) {
-      throw new Error(`${where}: the Deployment's progressDeadline (${workload.progressDeadline.toSeconds()}s) must be longer than the migration's `
-        + `activeDeadline (${deadline}s), or a long healthy migration fails the rollout`);
+      throw new PropError(`${where}.progressDeadline`, `must be longer than the migration's activeDeadline (${deadline}s), `
+        + `or a long healthy migration fails the rollout (got "${workload.progressDeadline.toSeconds()}s")`);
     }
     const jobNamespace = this.job.metadata.namespace;
     const workloadNamespace = workload.metadata.namespace;
     if (jobNamespace !== workloadNamespace && (jobNamespace === undefined || workloadNamespace === undefined)) {
-      throw new Error(`${where}: the workload's namespace (${workloadNamespace ?? 'unset'}) and the migration's (${jobNamespace ?? 'unset'}) must `
+      throw new PropError(`${where}.metadata.namespace`, `(${workloadNamespace ?? 'unset'}) and the migration's (${jobNamespace ?? 'unset'}) must `
         + 'both be set to gate across namespaces, so that the waiter and the RoleBinding can name the Job\'s; or leave both unset');
     }
     addWaiter(workload, {

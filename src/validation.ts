@@ -1,11 +1,13 @@
 import { posix } from 'path';
 import { Duration, Yaml } from 'cdk8s';
+import { IConstruct } from 'constructs';
 import { Applier } from './applier';
 
 /*
- * Synth-time checks. Every error message starts with the prop's path
- * (for example `migration.image`) and quotes the offending value, so that a
- * failed `cdk8s synth` says exactly what to change.
+ * Synth-time checks. Every error message starts with the path of the
+ * construct and of the prop (for example `[shop/shop] migration.image: `)
+ * and quotes the offending value, so that a failed `cdk8s synth` says
+ * exactly what to change, and where.
  */
 
 /** DNS-1035: what a Service name must be, and so every `name` here, since objects of all kinds share it. */
@@ -20,21 +22,58 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** ConfigMaps and Secrets are stored in etcd as one object of at most 1 MiB. */
 export const MAX_DATA_BYTES = 1024 * 1024;
 
+/** Marks the library's errors, whichever copy of the library raised them. */
+const PROP_ERROR = Symbol.for('cdk8s-migrated-app.PropError');
+
 /**
- * An invalid prop. Its message starts with the prop's path, which a construct
- * that passes props on to another can prefix (`migration.` for example); any
- * other error passes through unchanged.
+ * An invalid prop, or an invalid use of a construct (`gate(...)`). Its
+ * message is `[<construct path>] <prop>: <problem>`. The checks raise it
+ * with the prop alone; the construct whose props they check adds its path
+ * (`locate()`), and a construct that passes props on to another one names
+ * them as its own (`migration.` + `image`). Any other error passes through
+ * unchanged. Test for it with `Errors.isPropError()`: jsii cannot export a
+ * subclass of `Error`.
  */
 export class PropError extends Error {
-  constructor(public readonly prop: string, public readonly problem: string) {
-    super(`${prop}: ${problem}`);
+  /** Whether `x` is a `PropError`, from this copy of the library or another. */
+  public static is(x: unknown): x is PropError {
+    return typeof x === 'object' && x !== null && PROP_ERROR in x;
+  }
+
+  constructor(public readonly prop: string, public readonly problem: string, public readonly constructPath?: string) {
+    super(constructPath === undefined ? `${prop}: ${problem}` : `[${constructPath}] ${prop}: ${problem}`);
     this.name = 'PropError';
+    Object.defineProperty(this, PROP_ERROR, { value: true });
   }
 
   /** The same error, for a prop `prefix` levels down (`migration.` + `image`). */
   public under(prefix: string): PropError {
-    return new PropError(`${prefix}${this.prop}`, this.problem);
+    return new PropError(`${prefix}${this.prop}`, this.problem, this.constructPath);
   }
+
+  /** The same error, of the construct `scope`. */
+  public at(scope: IConstruct): PropError {
+    return new PropError(this.prop, this.problem, scope.node.path);
+  }
+}
+
+/** `e`, thrown while `scope` checked or used its props: a prop error then names `scope`. */
+export function locate(scope: IConstruct, e: unknown): unknown {
+  return PropError.is(e) ? e.at(scope) : e;
+}
+
+/**
+ * The library's errors. Each names the construct and the prop, as
+ * `[<construct path>] <prop>: <problem>`, for example
+ * `[shop/shop] migration.image: must be pinned with a tag or a digest ...`.
+ */
+export class Errors {
+  /** Whether `x` is an error about a prop or a use of one of the library's constructs. */
+  public static isPropError(x: any): boolean {
+    return PropError.is(x);
+  }
+
+  private constructor() {}
 }
 
 function fail(prop: string, problem: string, value: unknown): never {

@@ -5,7 +5,7 @@ import { suffixedName } from './naming';
 import { addImagePullSecrets } from './pod';
 import { DefaultResources, withDefaults } from './resources';
 import { restrictedContainer } from './security';
-import { checkDuration, checkPinnedImage, checkSubdomain } from './validation';
+import { checkDuration, checkPinnedImage, checkSubdomain, PropError } from './validation';
 
 /**
  * The official kubectl image, pinned. Checked at the source
@@ -205,7 +205,7 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
   const taken = [...workload.initContainers, ...workload.containers].map((c) => c.name);
   const clash = [names.created, names.complete].find((n) => taken.includes(n));
   if (clash) {
-    throw new Error(`gate(${workload.node.path}): the workload already has a container named '${clash}'; gate each workload on a migration only once`);
+    throw new PropError(`gate(${workload.node.path})`, `the workload already has a container named '${clash}'; gate each workload on a migration only once`);
   }
   const job: string = Lazy.any({ produce: () => `job/${target.jobName()}` });
   const namespace = target.namespace ? [`--namespace=${target.namespace}`] : [];

@@ -3,8 +3,8 @@ import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
 import { buildProps, validProps } from './arbitraries';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, synth, waitedJob, withoutQueue } from './helpers';
-import { MigratedApplication, MigratedApplicationProps } from '../src';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth, waitedJob, withoutQueue } from './helpers';
+import { Errors, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const BASE: MigratedApplicationProps = {
   name: 'shop',
@@ -186,13 +186,13 @@ describe('bad input is refused at synth time, naming the prop', () => {
     ['an empty migration command', { migration: { command: [] } }, /^migration\.command: must be a non-empty list/],
     ['a bad waiter image', { migration: { waiter: { image: 'bad image' } } }, /^migration\.waiter\.image:/],
   ])('%s', (_what, props, message) => {
-    expect(() => render(props)).toThrow(message);
+    expect(() => render(props)).toThrow(raisedAt('test/shop', message));
   });
 
   test('literal secret values and an existing Secret together', () => {
     const chart = newChart();
     expect(() => new MigratedApplication(chart, 'shop', { ...BASE, existingSecret: kplus.Secret.fromSecretName(chart, 's', 'x') }))
-      .toThrow(/^secretValues: cannot be given together with existingSecret/);
+      .toThrow(raisedAt('test/shop', /^secretValues: cannot be given together with existingSecret/));
   });
 });
 
@@ -236,8 +236,22 @@ describe('random props', () => {
       } catch (e) {
         error = e;
       }
-      expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toMatch(prop);
+      expect(Errors.isPropError(error)).toBe(true);
+      expect((error as Error).message).toMatch(raisedAt('test/app', prop));
     }), { numRuns: 25 });
   });
+});
+
+test('an error names the construct and the prop, and Errors.isPropError() tells it from any other', () => {
+  const chart = new Chart(Testing.app(), 'shop');
+  let error: unknown;
+  try {
+    new MigratedApplication(chart, 'shop', { ...BASE, migration: { image: 'flyway/flyway:latest' } });
+  } catch (e) {
+    error = e;
+  }
+  expect((error as Error).message).toMatch(/^\[shop\/shop\] migration\.image: must not use the moving tag `latest`/);
+  expect(Errors.isPropError(error)).toBe(true);
+  expect(Errors.isPropError(new Error('[shop/shop] migration.image: no'))).toBe(false);
+  expect(Errors.isPropError(undefined)).toBe(false);
 });

@@ -1,6 +1,6 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { Manifest, newChart, one, podSpecs, synth } from './helpers';
+import { raisedAt, Manifest, newChart, one, podSpecs, synth } from './helpers';
 import { LintException, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const BASE: MigratedApplicationProps = { name: 'shop', image: 'ghcr.io/acme/shop:2.4.1', ports: [{ number: 8080, name: 'http' }] };
@@ -45,7 +45,7 @@ describe('LintException', () => {
   ])('refuses %j', (exception, error) => {
     const chart = newChart();
     const cm = new kplus.ConfigMap(chart, 'cm');
-    expect(() => LintException.addTo(cm, exception)).toThrow(error);
+    expect(() => LintException.addTo(cm, exception)).toThrow(raisedAt('test/cm', error));
   });
 });
 

@@ -227,3 +227,8 @@ export function expectSoundManifests(objects: Manifest[], options: { externalSec
   expectLeastPrivilege(objects);
   expectOnlyWaiterHasToken(objects);
 }
+
+/** `message` as the library raises it for the construct at `path`: `[<path>] <message>`. */
+export function raisedAt(path: string, message: RegExp): RegExp {
+  return new RegExp(`^\\[${path.replace(/[/.()[\]]/g, '\\$&')}\\] ${message.source.replace(/^\^/, '')}`);
+}

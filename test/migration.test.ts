@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, podSpecs, synth, waitedJob, withoutQueue } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, podSpecs, raisedAt, synth, waitedJob, withoutQueue } from './helpers';
 import { DatabaseMigration, DatabaseMigrationProps, MigratedApplication } from '../src';
 import { NO_TTL_REASON } from '../src/migration';
 
@@ -278,21 +278,21 @@ describe('gate()', () => {
     const app = Testing.app();
     const migration = new DatabaseMigration(new Chart(app, 'db', { namespace: 'db' }), 'm', { name: 'shop', image: IMAGE });
     const web = new kplus.Deployment(new Chart(app, 'web'), 'web', { progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }] });
-    expect(() => migration.gate(web)).toThrow(/^gate\(web\/web\): the workload's namespace \(unset\) and the migration's \(db\) must both be set/);
+    expect(() => migration.gate(web)).toThrow(raisedAt('db/m', /^gate\(web\/web\)\.metadata\.namespace: \(unset\) and the migration's \(db\) must both be set/));
   });
 
   test('refuses a workload that automounts a token, or one gated twice', () => {
     const { chart, migration, api } = twoWorkloads();
-    expect(() => migration.gate(api)).toThrow(/^gate\(test\/api\): the workload is already gated on migration 'shop'/);
+    expect(() => migration.gate(api)).toThrow(raisedAt('test/db', /^gate\(test\/api\): the workload is already gated on migration 'shop'/));
     const loose = new kplus.Deployment(chart, 'loose', { automountServiceAccountToken: true, containers: [{ image: 'x:1' }] });
-    expect(() => migration.gate(loose)).toThrow(/^gate\(test\/loose\): automountServiceAccountToken must be false/);
+    expect(() => migration.gate(loose)).toThrow(raisedAt('test/db', /^gate\(test\/loose\)\.automountServiceAccountToken: must be false/));
   });
 
   test('refuses a Deployment that would report a long healthy migration as a failed rollout', () => {
     const { chart, migration } = twoWorkloads();
     const hasty = new kplus.Deployment(chart, 'hasty', { containers: [{ image: 'x:1' }] });
     expect(() => migration.gate(hasty)).toThrow(
-      /^gate\(test\/hasty\): the Deployment's progressDeadline \(600s\) must be longer than the migration's activeDeadline \(600s\)/);
+      raisedAt('test/db', /^gate\(test\/hasty\)\.progressDeadline: must be longer than the migration's activeDeadline \(600s\).*\(got "600s"\)$/));
   });
 
   test('emits a ServiceAccount it creates before the workload that uses it', () => {
@@ -308,7 +308,7 @@ describe('gate()', () => {
       containers: [{ name: 'wait-for-shop-job-complete', image: 'x:1' }],
       service: new kplus.Service(chart, 'web-svc', { clusterIP: 'None', ports: [{ port: 80 }] }),
     });
-    expect(() => migration.gate(web)).toThrow(/already has a container named 'wait-for-shop-job-complete'/);
+    expect(() => migration.gate(web)).toThrow(raisedAt('test/db', /^gate\(test\/web\): the workload already has a container named 'wait-for-shop-job-complete'/));
   });
 });
 
@@ -328,13 +328,13 @@ test.each<[string, Partial<DatabaseMigrationProps>, RegExp]>([
   ['a relative config file path', { configFile: { path: 'dbconfig.yml', content: '' } }, /^configFile\.path: must be an absolute path/],
   ['an oversized config file', { configFile: { path: '/c.yml', content: 'x'.repeat(1024 * 1024) } }, /^configFile\.content: holds/],
 ])('rejects %s', (_what, props, message) => {
-  expect(() => migrate(props)).toThrow(message);
+  expect(() => migrate(props)).toThrow(raisedAt('test/db', message));
 });
 
 test('rejects literal and existing migration secrets together', () => {
   const chart = newChart();
   expect(() => migrate({ secretValues: { A: '1' }, existingSecret: kplus.Secret.fromSecretName(chart, 's', 's') }, chart))
-    .toThrow(/^secretValues: cannot be given together with existingSecret/);
+    .toThrow(raisedAt('test/db', /^secretValues: cannot be given together with existingSecret/));
 });
 
 describe('names in one namespace', () => {
@@ -342,9 +342,9 @@ describe('names in one namespace', () => {
     const chart = newChart();
     new DatabaseMigration(chart, 'a', { name: 'shop', image: IMAGE });
     expect(() => new DatabaseMigration(chart, 'b', { name: 'shop', image: IMAGE }))
-      .toThrow(/^name: "shop" is already used by test\/a; give each application and migration of a namespace its own name/);
+      .toThrow(raisedAt('test/b', /^name: "shop" is already used by test\/a; give each application and migration of a namespace its own name/));
     expect(() => new MigratedApplication(chart, 'c', { name: 'shop', image: IMAGE }))
-      .toThrow(/^name: "shop" is already used by test\/a/);
+      .toThrow(raisedAt('test/c', /^name: "shop" is already used by test\/a/));
   });
 
   test('two namespaces may each have one', () => {
@@ -352,7 +352,7 @@ describe('names in one namespace', () => {
     new DatabaseMigration(new Chart(app, 'one', { namespace: 'one' }), 'm', { name: 'shop', image: IMAGE });
     expect(() => new DatabaseMigration(new Chart(app, 'two', { namespace: 'two' }), 'm', { name: 'shop', image: IMAGE })).not.toThrow();
     expect(() => new DatabaseMigration(new Chart(app, 'three', { namespace: 'one' }), 'm', { name: 'shop', image: IMAGE }))
-      .toThrow(/^name: "shop" is already used by one\/m in namespace one/);
+      .toThrow(raisedAt('three/m', /^name: "shop" is already used by one\/m in namespace one/));
   });
 });
 
@@ -371,12 +371,12 @@ describe('a JavaScript or Python caller\'s wrong types get a PropError naming th
     ['args with a number', () => ({ args: ['--port', 8080] }), /^args\[1\]: must be a string \(got 8080\)$/],
   ])('%s', (_what, props, message) => {
     const c = chart();
-    expect(() => new MigratedApplication(c, 'app', { image: IMAGE, ...props(c) })).toThrow(message);
+    expect(() => new MigratedApplication(c, 'app', { image: IMAGE, ...props(c) })).toThrow(raisedAt('test/app', message));
   });
 
   test('DatabaseMigration: applier and existingSecret too', () => {
     const wrong: any[] = [{ applier: 'argocd' }, { existingSecret: 42 }];
-    expect(() => new DatabaseMigration(chart(), 'm', { image: IMAGE, ...wrong[0] })).toThrow(/^applier: must be an Applier/);
-    expect(() => new DatabaseMigration(chart(), 'm', { image: IMAGE, ...wrong[1] })).toThrow(/^existingSecret: must be a reference .* \(got 42\)$/);
+    expect(() => new DatabaseMigration(chart(), 'm', { image: IMAGE, ...wrong[0] })).toThrow(raisedAt('test/m', /^applier: must be an Applier/));
+    expect(() => new DatabaseMigration(chart(), 'm', { image: IMAGE, ...wrong[1] })).toThrow(raisedAt('test/m', /^existingSecret: must be a reference .* \(got 42\)$/));
   });
 });

@@ -5,7 +5,7 @@
  */
 import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth } from './helpers';
 import { Applier, DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
 import { QUEUE_CONTAINER } from '../src/queue';
 
@@ -76,7 +76,7 @@ describe('sidecars', () => {
       expect(sidecar.livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
     }
     expect(() => app({ migration: { initContainers: [{ name: 'c', image: 'git:1', readiness: kplus.Probe.fromCommand(['true']) }] } }))
-      .toThrow(/^migration\.initContainers\[0\]\.readiness: an init container that runs to completion cannot have probes/);
+      .toThrow(raisedAt('test/shop', /^migration\.initContainers\[0\]\.readiness: an init container that runs to completion cannot have probes/));
   });
 
   test.each<[string, Partial<MigratedApplicationProps>, RegExp]>([
@@ -88,7 +88,7 @@ describe('sidecars', () => {
     ['a bad image', { sidecars: [{ name: 'p', image: 'Proxy' }] }, /^sidecars\[0\]\.image: is not a valid container image reference/],
     ['an empty command', { migration: { sidecars: [{ name: 'p', image: 'proxy:1', command: [] }] } }, /^migration\.sidecars\[0\]\.command: must be a non-empty list/],
   ])('reject %s', (_what, props, message) => {
-    expect(() => app(props)).toThrow(message);
+    expect(() => app(props)).toThrow(raisedAt('test/shop', message));
   });
 });
 
@@ -127,7 +127,7 @@ describe('init containers and volumes of the Job', () => {
     ['a volume named like the library\'s', { volumeMounts: [{ path: '/m', volume: kplus.Volume.fromEmptyDir(newChart(), 'v', 'tmp') }] }, /^volumeMounts\[0\]\.volume: the volume name "tmp"/],
     ['an init container named like the migration', { initContainers: [{ name: 'migrate', image: 'git:1' }] }, /^initContainers\[0\]\.name: "migrate" is already/],
   ])('reject %s', (_what, props, message) => {
-    expect(() => migrate(props)).toThrow(message);
+    expect(() => migrate(props)).toThrow(raisedAt('test/db', message));
   });
 });
 
@@ -169,7 +169,7 @@ describe('image pull secrets', () => {
     }, /^migration\.imagePullSecrets\[0\]: must be a DNS subdomain/],
     ['a bad name for the waiter', { migration: { waiter: { imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', 'x/y')] } } }, /^migration\.waiter\.imagePullSecrets\[0\]: must be a DNS subdomain/],
   ])('reject %s', (_what, props, message) => {
-    expect(() => app(props)).toThrow(message);
+    expect(() => app(props)).toThrow(raisedAt('test/shop', message));
   });
 });
 
@@ -200,7 +200,7 @@ describe('scheduling of the Job', () => {
     ['a bad node selector value', { nodeSelector: { pool: 'a b' } }, /^nodeSelector\.pool: must be a label value/],
     ['a bad priority class', { priorityClassName: 'Batch' }, /^priorityClassName: must be a DNS subdomain/],
   ])('rejects %s', (_what, props, message) => {
-    expect(() => migrate(props)).toThrow(message);
+    expect(() => migrate(props)).toThrow(raisedAt('test/db', message));
   });
 });
 
@@ -254,7 +254,7 @@ describe('a ServiceAccount for the Job', () => {
     }), /^migration\.volumeMounts\[0\]\.path: must not be in \/var\/run\/secrets/],
   ])('rejects %s', (_what, props, message) => {
     const c = newChart();
-    expect(() => app(props(c), c)).toThrow(message);
+    expect(() => app(props(c), c)).toThrow(raisedAt('test/shop', message));
   });
 });
 
@@ -279,7 +279,7 @@ describe('pod metadata', () => {
     ['a bad label value', { migration: { podLabels: { team: 'a b' } } }, /^migration\.podLabels\.team: must be a label value/],
     ['a bad annotation key', { podAnnotations: { '/x': 'y' } }, /^podAnnotations\.\/x: is not a valid label or annotation key/],
   ])('rejects %s', (_what, props, message) => {
-    expect(() => app(props)).toThrow(message);
+    expect(() => app(props)).toThrow(raisedAt('test/shop', message));
   });
 });
 

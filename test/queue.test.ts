@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth } from './helpers';
 import { DatabaseMigration, MigratedApplication } from '../src';
 import { JOB_ENDED_JSONPATH, QUEUE_CONTAINER } from '../src/queue';
 
@@ -72,7 +72,7 @@ describe('what the queue renders', () => {
     const chart = newChart();
     new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE });
     expect(() => new MigratedApplication(chart, 'other', { name: 'shop-migrate-queue', image: IMAGE }))
-      .toThrow(/^name: "shop-migrate-queue" is already used by test\/shop/);
+      .toThrow(raisedAt('test/other', /^name: "shop-migrate-queue" is already used by test\/shop/));
   });
 });
 

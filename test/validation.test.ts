@@ -1,5 +1,5 @@
 import { Duration } from 'cdk8s';
-import { newChart, synth } from './helpers';
+import { newChart, raisedAt, synth } from './helpers';
 import { MigratedApplication, MigratedApplicationProps } from '../src';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkFilePath, checkLabelValue, checkName,
@@ -113,7 +113,7 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
   // Each checked by hand against go.yaml.in/yaml v2.4.4 resolve.go and Go's strconv; the e2e suite checks many more against kubectl itself.
   test.each(['0o644', '0O17', '-0o7', '+_1', '0_x1', '1e3_0'])('%s is refused, naming the prop', (value) => {
     expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', config: { MODE: value } }))
-      .toThrow(new RegExp(`^config\\.MODE: is written unquoted by cdk8s's YAML writer .* \\(got "${value.replace(/[+]/g, '\\+')}"\\)$`));
+      .toThrow(new RegExp(`^\\[test/app\\] config\\.MODE: is written unquoted by cdk8s's YAML writer .* \\(got "${value.replace(/[+]/g, '\\+')}"\\)$`));
   });
 
   test.each([
@@ -142,6 +142,6 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
     ['migration.nodeSelector', { migration: { nodeSelector: { pool: '0o644' } } }, /^migration\.nodeSelector\.pool: is written unquoted/],
     ['migration.configFile.content', { migration: { configFile: { path: '/etc/mode', content: '0o644' } } }, /^migration\.configFile\.content: is written unquoted/],
   ])('%s', (_prop, props, message) => {
-    expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', ...props })).toThrow(message);
+    expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', ...props })).toThrow(raisedAt('test/app', message));
   });
 });

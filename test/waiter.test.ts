@@ -1,6 +1,6 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { Manifest, newChart, one, podSpecs, synth } from './helpers';
+import { raisedAt, Manifest, newChart, one, podSpecs, synth } from './helpers';
 import { DatabaseMigration } from '../src';
 import { QUEUE_CONTAINER } from '../src/queue';
 import { DEFAULT_WAITER_IMAGE, JOB_DONE_JSONPATH, waiterNames } from '../src/waiter';
@@ -112,9 +112,9 @@ describe('the rendered waiter', () => {
   });
 
   test('rejects a bad or unpinned image, or a bad bound, naming the prop', () => {
-    expect(() => gatedDeployment({ image: 'Not An Image' })).toThrow(/^waiter\.image: is not a valid container image reference/);
-    expect(() => gatedDeployment({ image: 'registry.k8s.io/kubectl' })).toThrow(/^waiter\.image: must be pinned/);
-    expect(() => gatedDeployment({ notFoundTimeout: Duration.seconds(0) })).toThrow(/^waiter\.notFoundTimeout: must be a positive duration/);
+    expect(() => gatedDeployment({ image: 'Not An Image' })).toThrow(raisedAt('test/db', /^waiter\.image: is not a valid container image reference/));
+    expect(() => gatedDeployment({ image: 'registry.k8s.io/kubectl' })).toThrow(raisedAt('test/db', /^waiter\.image: must be pinned/));
+    expect(() => gatedDeployment({ notFoundTimeout: Duration.seconds(0) })).toThrow(raisedAt('test/db', /^waiter\.notFoundTimeout: must be a positive duration/));
   });
 });
 
