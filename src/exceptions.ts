@@ -23,7 +23,7 @@ const KUBE_SCORE_CHECK = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const CHECKOV_CHECK = /^CKV2?_K8S_[0-9]+$/;
 
 /** One deliberate linter finding, and why. */
-export interface LintExceptionProps {
+export interface LinterWaiverProps {
   /** Why the object keeps this finding. It must not contain `=`, which Checkov splits its annotations on. */
   readonly reason: string;
 
@@ -41,16 +41,17 @@ export interface LintExceptionProps {
 }
 
 /**
- * Deliberate findings of kube-score and Checkov, annotated on an object with
+ * Waives findings of kube-score and Checkov that an object keeps on purpose:
+ * annotates them on the object with
  * each linter's own mechanism and a reason, where both the linter and a
  * reviewer see them. Add them all this way rather than by hand: it keeps one
  * `kube-score/ignore` list and numbers the `checkov.io/skip<N>` annotations.
  */
-export class LintException {
+export class LinterWaiver {
   /** Annotates `resource` so that kube-score and Checkov skip the given checks on it, with the reason. */
-  public static addTo(resource: kplus.Resource, exception: LintExceptionProps): void {
+  public static addTo(resource: kplus.Resource, waiver: LinterWaiverProps): void {
     try {
-      annotateException(resource.metadata, exception);
+      annotateException(resource.metadata, waiver);
     } catch (e) {
       throw locate(resource, e);
     }
@@ -59,8 +60,8 @@ export class LintException {
   private constructor() {}
 }
 
-/** `LintException.addTo()` on metadata. */
-export function annotateException(metadata: ApiObjectMetadataDefinition, exception: LintExceptionProps): void {
+/** `LinterWaiver.addTo()` on metadata. */
+export function annotateException(metadata: ApiObjectMetadataDefinition, exception: LinterWaiverProps): void {
   const { reason, kubeScore, checkov } = exception;
   if (typeof reason !== 'string' || reason.trim() === '' || reason.includes('=')) {
     throw new PropError('reason', `must be a non-empty text without '=', which Checkov splits its annotations on (got ${JSON.stringify(reason)})`);
@@ -85,12 +86,12 @@ export function annotateException(metadata: ApiObjectMetadataDefinition, excepti
 }
 
 /** What every object this library renders keeps. */
-const EVERY_OBJECT: LintExceptionProps[] = [
+const EVERY_OBJECT: LinterWaiverProps[] = [
   { checkov: 'CKV_K8S_21', reason: 'The namespace is the chart\'s or the applier\'s to choose (kubectl -n, an Argo CD destination, helm -n).' },
 ];
 
 /** What every workload whose pods it renders or gates keeps, for the containers the library adds. */
-const WORKLOAD: LintExceptionProps[] = [
+const WORKLOAD: LinterWaiverProps[] = [
   {
     kubeScore: 'container-image-pull-policy',
     checkov: 'CKV_K8S_15',
@@ -106,7 +107,7 @@ const WORKLOAD: LintExceptionProps[] = [
 ];
 
 /** What the pods the library itself renders keep: the application's and the migration's. */
-export const OWN_PODS: LintExceptionProps[] = [
+export const OWN_PODS: LinterWaiverProps[] = [
   {
     kubeScore: 'container-security-context-user-group-id',
     checkov: 'CKV_K8S_40',
@@ -115,7 +116,7 @@ export const OWN_PODS: LintExceptionProps[] = [
 ];
 
 /** What the application's Deployment keeps. */
-export const APP_DEPLOYMENT: LintExceptionProps[] = [
+export const APP_DEPLOYMENT: LinterWaiverProps[] = [
   {
     kubeScore: 'deployment-has-poddisruptionbudget',
     reason: 'How many pods may be down during a drain is the application\'s availability choice: add a PodDisruptionBudget next to it.',
@@ -127,7 +128,7 @@ export const APP_DEPLOYMENT: LintExceptionProps[] = [
 ];
 
 /** What the application's Deployment keeps when its props leave a probe out, or ask for one replica. */
-export function appChoices(props: { readiness?: unknown; liveness?: unknown; replicas: number }): LintExceptionProps[] {
+export function appChoices(props: { readiness?: unknown; liveness?: unknown; replicas: number }): LinterWaiverProps[] {
   return [
     ...props.readiness ? [] : [
       { kubeScore: 'pod-probes', checkov: 'CKV_K8S_9', reason: 'No readiness probe was given (the readiness prop): the library cannot guess how the app tells it is ready.' },

@@ -1,6 +1,6 @@
 export { Applier, HelmApplierOptions } from './applier';
 export { ApplicationMigrationOptions, MigratedApplication, MigratedApplicationProps } from './application';
-export { LintException, LintExceptionProps } from './exceptions';
+export { LinterWaiver, LinterWaiverProps } from './exceptions';
 export { DatabaseMigration, DatabaseMigrationProps, MigrationConfigFile, MigrationOptions } from './migration';
 export { Restricted } from './security';
 export { Errors } from './validation';

@@ -1,7 +1,7 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { raisedAt, Manifest, newChart, one, podSpecs, synth } from './helpers';
-import { LintException, MigratedApplication, MigratedApplicationProps } from '../src';
+import { LinterWaiver, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const BASE: MigratedApplicationProps = { name: 'shop', image: 'ghcr.io/acme/shop:2.4.1', ports: [{ number: 8080, name: 'http' }] };
 
@@ -19,14 +19,14 @@ function exceptions(o: Manifest) {
   return { kubeScore, checkov, annotations: a };
 }
 
-describe('LintException', () => {
+describe('LinterWaiver', () => {
   test('annotates each linter\'s mechanism, with the reason, once per check', () => {
     const chart = newChart();
     const cm = new kplus.ConfigMap(chart, 'cm', { metadata: { name: 'cm' } });
-    LintException.addTo(cm, { kubeScore: 'pod-networkpolicy', checkov: 'CKV2_K8S_6', reason: 'because' });
-    LintException.addTo(cm, { kubeScore: 'deployment-strategy', reason: 'on purpose' });
-    LintException.addTo(cm, { checkov: 'CKV_K8S_21', reason: 'ns' });
-    LintException.addTo(cm, { checkov: 'CKV2_K8S_6', reason: 'a better reason' });
+    LinterWaiver.addTo(cm, { kubeScore: 'pod-networkpolicy', checkov: 'CKV2_K8S_6', reason: 'because' });
+    LinterWaiver.addTo(cm, { kubeScore: 'deployment-strategy', reason: 'on purpose' });
+    LinterWaiver.addTo(cm, { checkov: 'CKV_K8S_21', reason: 'ns' });
+    LinterWaiver.addTo(cm, { checkov: 'CKV2_K8S_6', reason: 'a better reason' });
     expect(one(synth(chart), 'ConfigMap').metadata.annotations).toEqual({
       'kube-score/ignore': 'pod-networkpolicy,deployment-strategy',
       'ignore-reason.kube-score/pod-networkpolicy': 'because',
@@ -45,7 +45,7 @@ describe('LintException', () => {
   ])('refuses %j', (exception, error) => {
     const chart = newChart();
     const cm = new kplus.ConfigMap(chart, 'cm');
-    expect(() => LintException.addTo(cm, exception)).toThrow(raisedAt('test/cm', error));
+    expect(() => LinterWaiver.addTo(cm, exception)).toThrow(raisedAt('test/cm', error));
   });
 });
 

@@ -1,7 +1,7 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DatabaseMigration, LintException, Restricted } from 'cdk8s-migrated-app';
+import { DatabaseMigration, LinterWaiver, Restricted } from 'cdk8s-migrated-app';
 
 // One release of an orders service made of two workloads built from the same
 // image: an HTTP API and a queue worker. One migration Job runs per release,
@@ -69,8 +69,8 @@ function ordersDeployment(scope: Construct, id: string, name: string, args: stri
   // filesystem; this adds the RuntimeDefault seccomp profile and drops ALL capabilities.
   Restricted.applyTo(deployment);
   // gate() annotates what the waiter calls for; these are this example's own choices.
-  LintException.addTo(deployment, { kubeScore: 'deployment-has-poddisruptionbudget', reason: 'Left to the cluster\'s operators in this example.' });
-  LintException.addTo(deployment, { kubeScore: 'deployment-has-host-podantiaffinity', reason: 'Left to the cluster\'s scheduler in this example.' });
+  LinterWaiver.addTo(deployment, { kubeScore: 'deployment-has-poddisruptionbudget', reason: 'Left to the cluster\'s operators in this example.' });
+  LinterWaiver.addTo(deployment, { kubeScore: 'deployment-has-host-podantiaffinity', reason: 'Left to the cluster\'s scheduler in this example.' });
   return deployment;
 }
 
@@ -80,8 +80,8 @@ const service = api.exposeViaService({ name: 'orders-api', ports: [{ port: 80, t
 
 // The namespace is the applier's (kubectl -n, an Argo CD destination), as for the library's objects.
 const namespace = 'The namespace is the applier\'s to choose.';
-LintException.addTo(config, { checkov: 'CKV_K8S_21', reason: namespace });
-LintException.addTo(service, { checkov: 'CKV_K8S_21', reason: namespace });
+LinterWaiver.addTo(config, { checkov: 'CKV_K8S_21', reason: namespace });
+LinterWaiver.addTo(service, { checkov: 'CKV_K8S_21', reason: namespace });
 
 // Each gets the wait-for init container, a ServiceAccount of its own (neither
 // has one) and a RoleBinding to the one Role that may read this release's Job.

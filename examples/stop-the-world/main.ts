@@ -1,6 +1,6 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { LintException, MigratedApplication } from 'cdk8s-migrated-app';
+import { LinterWaiver, MigratedApplication } from 'cdk8s-migrated-app';
 
 // A Django app whose next release renames a column: the running version would
 // break against the new schema, so no old pod may serve once the migration has
@@ -45,7 +45,7 @@ const catalog = new MigratedApplication(chart, 'catalog', {
 });
 
 // kube-score warns against Recreate; here it is the point. The reason goes on the Deployment.
-LintException.addTo(catalog.deployment, {
+LinterWaiver.addTo(catalog.deployment, {
   kubeScore: 'deployment-strategy',
   reason: 'Recreate on purpose: no pod of the old release may serve once the migration has started.',
 });
