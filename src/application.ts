@@ -110,13 +110,26 @@ export interface MigratedApplicationProps {
    */
   readonly resources?: kplus.ContainerResources;
 
-  /** @default - none */
+  /**
+   * When the app container is ready for traffic: the Service and a rolling
+   * update wait for it. Without one, kube-score and Checkov findings are
+   * waived on the Deployment, with that reason.
+   * @default - none
+   */
   readonly readiness?: kplus.Probe;
 
-  /** @default - none */
+  /**
+   * When the kubelet restarts the app container: only useful for an app that
+   * can hang without exiting.
+   * @default - none
+   */
   readonly liveness?: kplus.Probe;
 
-  /** @default - none */
+  /**
+   * How long the app container may take to start before the liveness and
+   * readiness probes begin.
+   * @default - none
+   */
   readonly startup?: kplus.Probe;
 
   /**

@@ -9,16 +9,30 @@ import { checkDuration, checkPinnedImage, checkSubdomain, PropError } from './va
 
 /**
  * The official kubectl image, pinned. Checked at the source
- * (kubernetes/kubernetes build/server-image/kubectl/Dockerfile): go-runner
- * over distroless static, `ENTRYPOINT ["/bin/kubectl"]`, no shell and no
- * USER. So the waiter passes `args` only and keeps the image's entrypoint,
- * and any mirror of it works the same.
+ * (kubernetes/kubernetes build/server-image/kubectl/Dockerfile, as changed in
+ * 2023 by PR #119592): `FROM registry.k8s.io/build-image/debian-base:bookworm-v1.0.0`,
+ * with bash, grep, sed, gawk, coreutils, jq and diffutils from apt,
+ * `ENTRYPOINT ["/bin/kubectl"]` and no USER. The waiter's two containers
+ * need none of those tools: they pass `args` only and keep the image's
+ * entrypoint. The migration Job's queue (queue.ts) runs bash in it.
  *
- * Why 1.36: it is the first kubectl whose `wait` ANDs several `--for` flags
- * (1.35 and older keep only the last one), and under kubectl's ±1 minor
- * version skew it talks to 1.35, 1.36 and 1.37: every minor the Kubernetes
- * project supports as of this release. v1.36.6 is the newest 1.36 patch on the
- * Go module proxy (k8s.io/kubectl v0.36.6); the e2e suite builds that kubectl.
+ * The oldest kubectl the waiter's containers work with is 1.31 (k8s.io/kubectl v0.31.0),
+ * checked in the Go module proxy's sources of k8s.io/kubectl v0.30.0, v0.31.0
+ * and v0.36.6 and k8s.io/client-go v0.31.0 and v0.36.6:
+ * - `kubectl wait --for=create` appeared in 1.31 (pkg/cmd/wait/wait.go,
+ *   `RunWait`: a GET every 0.5 s until the object exists, at most
+ *   `--timeout`); 1.30 has no `create` condition;
+ * - the jsonpath condition of the second container exits 1 with "given
+ *   jsonpath expression matches more than one value" in 1.30 already, and
+ *   pkg/cmd/wait/json.go and create.go, and client-go's util/jsonpath (the
+ *   union parsing JOB_DONE_JSONPATH relies on), are identical in 1.31.0 and
+ *   1.36.6.
+ * Each waiter container passes a single `--for`, so 1.36's ANDing of several
+ * is not needed. The default is 1.36 for the API servers it supports under
+ * kubectl's ±1 minor version skew, 1.35 to 1.37: every minor the Kubernetes
+ * project supports as of this release. v1.36.6 is the newest 1.36 patch on
+ * the Go module proxy (k8s.io/kubectl v0.36.6); the e2e suite builds that
+ * kubectl.
  */
 export const DEFAULT_WAITER_IMAGE = 'registry.k8s.io/kubectl:v1.36.6';
 
@@ -60,10 +74,11 @@ const WAIT_MARGIN_SECONDS = 60;
  */
 export interface WaiterOptions {
   /**
-   * An image whose entrypoint is kubectl 1.36 or newer (the waiter passes only
-   * `args`), with `/bin/bash` (the migration Job's queue runs a short bash
-   * script in it), pinned with a tag or digest: the official image, or a
-   * private mirror of it.
+   * An image whose entrypoint is kubectl 1.31 or newer (the waiter passes only
+   * `args`; 1.31 added `kubectl wait --for=create`), with `/bin/bash` (the
+   * migration Job's queue runs a short bash script in it), pinned with a tag
+   * or digest, whose minor is within one of the API server's: the official
+   * image, or a private mirror of it.
    * @default "registry.k8s.io/kubectl:v1.36.6"
    */
   readonly image?: string;
