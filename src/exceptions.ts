@@ -13,7 +13,7 @@ import { locate, PropError } from './validation';
  *   `get_skipped_checks`): every annotation whose key contains
  *   `checkov.io/skip` skips `<check ID>=<reason>`; the value is split on `=`,
  *   so a reason must not contain one.
- * kubesec v2.14.2 has no per-object mechanism: the README lists what it reports.
+ * kubesec v2.14.2 has no per-object mechanism: docs/linters.md lists what it reports.
  */
 
 const KUBE_SCORE_IGNORE = 'kube-score/ignore';

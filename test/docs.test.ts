@@ -6,13 +6,17 @@ import { parseAllDocuments } from 'yaml';
 import { expectSoundManifests, Manifest } from './helpers';
 
 /*
- * Every TypeScript sample in README.md and in the examples' READMEs is a
+ * Every TypeScript sample in README.md, in docs/*.md and in the examples' READMEs is a
  * whole program: it type-checks against the library's source, runs, and
  * writes sound manifests. A sample that needs the cluster's own Secrets names
  * them with `Secret.fromSecretName`, which the soundness check allows.
  */
 const ROOT = join(__dirname, '..');
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'examples')).map((e) => join('examples', e, 'README.md'))]
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => join('docs', f)),
+  ...readdirSync(join(ROOT, 'examples')).map((e) => join('examples', e, 'README.md')),
+]
   .filter((f) => { try { return readFileSync(join(ROOT, f)).length > 0; } catch { return false; } });
 
 interface Sample { readonly doc: string; readonly line: number; readonly code: string }
@@ -43,6 +47,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the docs have samples, and each is a whole program', () => {
   expect(all.length).toBeGreaterThanOrEqual(2);
+  // The pages under docs/ have samples of their own.
+  expect(new Set(all.map((s) => s.doc)).size).toBeGreaterThan(2);
   for (const s of all) expect([s.doc, s.line, s.code]).toEqual([s.doc, s.line, expect.stringMatching(/\.synth\(\);\s*$/)]);
 });
 

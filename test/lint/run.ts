@@ -3,7 +3,7 @@
  * test/lint/install.sh) over every example's dist/, a sample of what the
  * property tests' random props render, and the hand-written baseline. Prints
  * a table of findings per linter and target, and fails on any finding that the
- * library's manifests do not annotate (or, for kubesec, that the README does not accept).
+ * library's manifests do not annotate (or, for kubesec, that docs/linters.md does not accept).
  *
  * A finding is what each linter reports at its default severity: kube-score
  * checks graded WARNING or CRITICAL (those it prints; `[OK]` grades are not);
@@ -80,7 +80,7 @@ const checkov: Linter = (files) => {
 /**
  * kubesec: critical and advised rules, against the Kubernetes 1.36 JSON schemas that
  * install.sh unpacks (it validates every object first, and by default fetches
- * them from GitHub). It has no per-object ignore: the rules that the README
+ * them from GitHub). It has no per-object ignore: the rules that docs/linters.md
  * lists as accepted count as annotated.
  */
 const kubesec: Linter = (files) => {
@@ -105,9 +105,9 @@ const kubesec: Linter = (files) => {
   return out;
 };
 
-/** The kubesec rules that the README's table of accepted kubesec findings lists, as `| kubesec | `RuleId` | reason |`. */
+/** The kubesec rules that docs/linters.md's table of accepted kubesec findings lists, as `| kubesec | `RuleId` | reason |`. */
 function acceptedKubesecRules(): Set<string> {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf-8');
+  const readme = fs.readFileSync(path.join(ROOT, 'docs', 'linters.md'), 'utf-8');
   return new Set([...readme.matchAll(/^\| kubesec \| `(\w+)` \|/gm)].map((m) => m[1]));
 }
 
