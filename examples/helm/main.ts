@@ -1,6 +1,6 @@
 import { App, Chart, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { Applier, MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // A Laravel app installed with Helm. The migration Job, and the ConfigMap and
 // Secret it reads, become pre-install/pre-upgrade hooks: Helm runs the Job to

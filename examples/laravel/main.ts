@@ -1,6 +1,6 @@
 import { App, Chart, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // A Laravel app whose image also carries its migrations: `php artisan migrate`
 // runs once per release in a Job, and the new pods wait for it.

@@ -1,7 +1,7 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
+import { DatabaseMigration, LinterWaiver, Restricted } from 'cdk8s-migrated-app';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DatabaseMigration, LinterWaiver, Restricted } from 'cdk8s-migrated-app';
 
 // One release of an orders service made of two workloads built from the same
 // image: an HTTP API and a queue worker. One migration Job runs per release,

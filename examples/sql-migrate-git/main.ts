@@ -1,6 +1,6 @@
 import { App, Chart, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // A Go service whose SQL migrations live in their own git repository. An init
 // container of the Job clones one tag of that repository into an emptyDir that

@@ -1,6 +1,6 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { LinterWaiver, MigratedApplication } from 'cdk8s-migrated-app';
+import * as kplus from 'cdk8s-plus-27';
 
 // A Django app whose next release renames a column: the running version would
 // break against the new schema, so no old pod may serve once the migration has
