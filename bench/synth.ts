@@ -138,11 +138,19 @@ const POD_SPEC = '/spec/template/spec';
  * typed them in as constants.
  */
 type Annotations = { [kind: string]: { [key: string]: string } };
-const ANNOTATIONS_ENV = 'CDK8S_BENCH_ANNOTATIONS';
-let annotations: Annotations | undefined;
+/** What the hand-written author types in as constants: the annotations, and the migration queue's script and jsonpaths. */
+interface Constants {
+  readonly annotations: Annotations;
+  readonly queueArgs: string[];
+  readonly queueEnv: { [name: string]: string };
+}
+const CONSTANTS_ENV = 'CDK8S_BENCH_CONSTANTS';
+let constants: Constants | undefined;
+function constantsOf(): Constants {
+  return (constants ??= JSON.parse(process.env[CONSTANTS_ENV] ?? '{"annotations":{},"queueArgs":[],"queueEnv":{}}'));
+}
 function annotationsOf(kind: string): { [key: string]: string } {
-  annotations ??= JSON.parse(process.env[ANNOTATIONS_ENV] ?? '{}');
-  return annotations![kind] ?? {};
+  return constantsOf().annotations[kind] ?? {};
 }
 function annotate(o: { metadata: { addAnnotation(key: string, value: string): void } }, kind: string): void {
   for (const [k, v] of Object.entries(annotationsOf(kind))) o.metadata.addAnnotation(k, v);
@@ -159,8 +167,36 @@ function ephemeralStorage(api: ApiObject, container: string, request: number, li
   );
 }
 
+const WAITER_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
+  memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
+};
+
+/** A projected volume with the pod's ServiceAccount token, the cluster's CA and the namespace. */
+function tokenVolume(name: string) {
+  return {
+    name,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  };
+}
+
+/** What a kubectl init container at `container` gets beyond cdk8s-plus: the token, seccomp, its log as its message. */
+function kubectlPatches(container: string, token: string): JsonPatch[] {
+  return [
+    JsonPatch.add(`${container}/volumeMounts/-`, { name: token, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }),
+    JsonPatch.add(`${container}/securityContext/seccompProfile`, SECCOMP),
+    JsonPatch.add(`${container}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
+  ];
+}
+
 /**
- * The same seven objects written by hand with cdk8s-plus-27: the same
+ * The same objects written by hand with cdk8s-plus-27: the same
  * containers, env, envFrom, volumes, labels, annotations and patches, but
  * fixed names instead of content hashes and no validation of the inputs.
  */
@@ -182,18 +218,54 @@ function handWrittenApp(scope: Construct, name: string): void {
   annotate(configMap, 'ConfigMap');
   annotate(secret, 'Secret');
 
-  // Under `migration`, as in the library, so that cdk8s-plus's construct-path labels are the same.
-  const job = new kplus.Job(new Construct(c, 'migration'), 'job', {
+  // The migration queue's identity: it may list and watch Jobs.
+  const queueName = `${name}-migrate-queue`;
+  const queueAccount = new kplus.ServiceAccount(c, 'queue-service-account', { metadata: { name: queueName, labels: migrationLabels }, automountToken: false });
+  const queueRole = new kplus.Role(c, 'queue-role', { metadata: { name: queueName, labels: migrationLabels } });
+  queueRole.allow(['list', 'watch'], kplus.ApiResource.JOBS);
+  const queueBinding = new kplus.RoleBinding(c, 'queue-binding', { metadata: { name: queueName, labels: migrationLabels }, role: queueRole });
+  queueBinding.addSubjects(queueAccount);
+  annotate(queueAccount, 'ServiceAccount');
+  annotate(queueRole, 'Role');
+  annotate(queueBinding, 'RoleBinding');
+
+  const job = new kplus.Job(c, 'job', {
     metadata: { name: `${name}-migrate`, labels: migrationLabels },
     backoffLimit: 0,
     activeDeadline: Duration.minutes(10),
     securityContext: { ensureNonRoot: true },
+    serviceAccount: queueAccount,
     automountServiceAccountToken: false,
   });
   annotate(job, 'Job');
-  for (const [k, v] of Object.entries(migrationLabels)) job.podMetadata.addLabel(k, v);
   const jobApi = ApiObject.of(job);
+  jobApi.addDependency(queueAccount, queueRole, queueBinding);
+  for (const [k, v] of Object.entries(migrationLabels)) job.podMetadata.addLabel(k, v);
+  jobApi.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
   jobApi.addJsonPatch(JsonPatch.add(`${POD_SPEC}/securityContext/seccompProfile`, SECCOMP));
+  // The queue: the first init container waits until no earlier migration of the app runs.
+  jobApi.addJsonPatch(JsonPatch.add(`${POD_SPEC}/volumes/-`, tokenVolume('queue-token')));
+  const queue = job.addInitContainer({
+    name: 'wait-for-earlier-migrations',
+    image: waiter().DEFAULT_WAITER_IMAGE,
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    command: ['/bin/bash', '-c'],
+    args: constantsOf().queueArgs,
+    envVariables: {
+      HOME: kplus.EnvValue.fromValue('/tmp'),
+      INSTANCE: kplus.EnvValue.fromValue(name),
+      SELECTOR: kplus.EnvValue.fromValue(`app.kubernetes.io/instance=${name},app.kubernetes.io/component=migration`),
+      JOB_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_LABEL, { key: 'batch.kubernetes.io/job-name' }),
+      LIST: kplus.EnvValue.fromValue(constantsOf().queueEnv.LIST),
+      LC_ALL: kplus.EnvValue.fromValue('C'),
+      ENDED: kplus.EnvValue.fromValue(constantsOf().queueEnv.ENDED),
+    },
+    resources: WAITER_RESOURCES,
+    securityContext: restricted(65532),
+  });
+  ephemeralStorage(jobApi, `${POD_SPEC}/initContainers/0`, 16, 64);
+  queue.mount('/tmp', kplus.Volume.fromEmptyDir(job, 'queue-tmp', 'queue-tmp'));
+  jobApi.addJsonPatch(...kubectlPatches(`${POD_SPEC}/initContainers/0`, 'queue-token'));
   const migrate = job.addContainer({
     name: 'migrate',
     image: IMAGE,
@@ -228,10 +300,15 @@ function handWrittenApp(scope: Construct, name: string): void {
     serviceAccount,
     automountServiceAccountToken: false,
     securityContext: { ensureNonRoot: true },
+    select: false,
   });
   annotate(deployment, 'Deployment');
   for (const [k, v] of Object.entries(appLabels)) deployment.podMetadata.addLabel(k, v);
+  deployment.select(kplus.LabelSelector.of({
+    labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'app' },
+  }));
   const patches = ApiObject.of(deployment);
+  patches.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
   patches.addJsonPatch(JsonPatch.add(`${POD_SPEC}/securityContext/seccompProfile`, SECCOMP));
   const app = deployment.addContainer({
     name: 'app',
@@ -252,16 +329,7 @@ function handWrittenApp(scope: Construct, name: string): void {
     [`${waiterName}-job-created`]: ['wait', `job/${name}-migrate`, '--for=create', '--timeout=300s'],
     [`${waiterName}-job-complete`]: ['wait', `job/${name}-migrate`, `--for=jsonpath=${waiter().JOB_DONE_JSONPATH}=True`, '--timeout=960s'],
   };
-  patches.addJsonPatch(JsonPatch.add(`${POD_SPEC}/volumes/-`, {
-    name: `${waiterName}-token`,
-    projected: {
-      sources: [
-        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
-        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
-      ],
-    },
-  }));
+  patches.addJsonPatch(JsonPatch.add(`${POD_SPEC}/volumes/-`, tokenVolume(`${waiterName}-token`)));
   Object.entries(waits).forEach(([waitName, args], i) => {
     const init = deployment.addInitContainer({
       name: waitName,
@@ -269,21 +337,12 @@ function handWrittenApp(scope: Construct, name: string): void {
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       args,
       envVariables: { HOME: kplus.EnvValue.fromValue('/tmp') },
-      resources: {
-        cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
-        memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
-      },
+      resources: WAITER_RESOURCES,
       securityContext: restricted(65532),
     });
     ephemeralStorage(patches, `${POD_SPEC}/initContainers/${i}`, 16, 64);
     init.mount('/tmp', tmp);
-    patches.addJsonPatch(
-      JsonPatch.add(`${POD_SPEC}/initContainers/${i}/volumeMounts/-`, {
-        name: `${waiterName}-token`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true,
-      }),
-      JsonPatch.add(`${POD_SPEC}/initContainers/${i}/securityContext/seccompProfile`, SECCOMP),
-      JsonPatch.add(`${POD_SPEC}/initContainers/${i}/terminationMessagePolicy`, 'FallbackToLogsOnError'),
-    );
+    patches.addJsonPatch(...kubectlPatches(`${POD_SPEC}/initContainers/${i}`, `${waiterName}-token`));
   });
 }
 
@@ -330,7 +389,7 @@ function cpuMs(): number {
 
 function runCase(c: Case): Sample {
   lib(); // loaded before the clock starts, as ts-node and cdk8s are
-  annotationsOf('Job');
+  constantsOf();
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-bench-'));
   try {
     (globalThis as { gc?: () => void }).gc?.();
@@ -455,9 +514,12 @@ function documents(variant: Variant, n: number): string[] {
  */
 function prepare(): string[] {
   const kinds: Annotations = {};
-  for (const o of (build({ variant: 'lib', n: 1 }, os.tmpdir()).node.findChild('apps') as Chart).toJson()) kinds[o.kind] = o.metadata.annotations ?? {};
-  process.env[ANNOTATIONS_ENV] = JSON.stringify(kinds);
-  annotations = undefined;
+  const objects = (build({ variant: 'lib', n: 1 }, os.tmpdir()).node.findChild('apps') as Chart).toJson();
+  for (const o of objects) kinds[o.kind] = o.metadata.annotations ?? {};
+  const queue = objects.find((o) => o.kind === 'Job').spec.template.spec.initContainers[0];
+  const queueEnv = Object.fromEntries(queue.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+  process.env[CONSTANTS_ENV] = JSON.stringify({ annotations: kinds, queueArgs: queue.args, queueEnv });
+  constants = undefined;
   const a = documents('lib', 3);
   const b = documents('hand', 3);
   const differ = a.filter((d, i) => d !== b[i]);
