@@ -19,8 +19,8 @@
  * its creation to Complete (or FailureTarget); Job Complete -> the first new
  * pod Ready.
  */
-import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
 import { cleanUp, createNamespaces, useCluster } from '../test/e2e/support';
+import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
 import { rollingReleases, Step, stopTheWorld, twoWorkloads } from '../test/e2e/support/shop';
 
 function parseArgs(argv: string[]): { quick: boolean; rate: number } {

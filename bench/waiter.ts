@@ -28,12 +28,12 @@
  */
 import * as fs from 'fs';
 import { Duration } from 'cdk8s';
-import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
 import {
   ApiWatch, AuditEvent, cleanUp, createNamespaces, getJson, jobNameOf, kubectl, Manifest, now, one, preciseTime, readAudit, start, synthApp,
   tokenKubeconfig,
   toYaml, useCluster, waitFor,
 } from '../test/e2e/support';
+import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
 
 const NS = 'bench';
 
