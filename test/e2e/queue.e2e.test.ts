@@ -9,7 +9,7 @@
  */
 import { Duration } from 'cdk8s';
 import {
-  appRelease, AppReleaseOptions, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, jobNameOf, jobPods, kubectl, Manifest,
+  appRelease, AppReleaseOptions, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, isReady, jobNameOf, jobPods, kubectl, Manifest,
   manifestsFile, namespaceName, now, rolledOut, sleep, timing, toYaml, waitFor, waitForRelease,
 } from './support';
 
@@ -235,4 +235,38 @@ test('a construct-id rename and a chart move, applied over the release: no error
   const after = await getJson(['jobs,replicasets,pods', '-l', `app.kubernetes.io/instance=${NAME}`], { namespace: ns });
   const uids = (l: any) => l.items.map((o: any) => `${o.kind}/${o.metadata.name}/${o.metadata.uid}`).sort();
   expect(uids(after)).toEqual(uids(before));
+});
+
+test('upgrading from manifests that selected by cdk8s-plus\'s path label: apply refuses the selector once; deleted with --cascade=orphan, the new Deployment adopts the pods and rolls', async () => {
+  const ns = namespaceName('queue-upgrade');
+  await createNamespaces(ns);
+  const current = release('1.0.0', 1);
+  // What earlier versions rendered: the Deployment selected its pods by cdk8s.io/metadata.addr, which its pod template carried.
+  const ADDR = { 'cdk8s.io/metadata.addr': 'e2e-shop-deployment-c8d5e3a1' };
+  const earlier = current.map((o) => (o.kind !== 'Deployment' ? o : {
+    ...o,
+    spec: {
+      ...o.spec,
+      selector: { matchLabels: ADDR },
+      template: { ...o.spec.template, metadata: { ...o.spec.template.metadata, labels: { ...o.spec.template.metadata.labels, ...ADDR } } },
+    },
+  }));
+  await apply(ns, earlier);
+  await available(ns, '1.0.0');
+  const before = (await getJson(['pods', '-l', APP], { namespace: ns })).items.map((p: any) => p.metadata.name).sort();
+  const refused = await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(current), check: false });
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toContain('field is immutable');
+  // The step the docs give, then the new manifests.
+  await kubectl(['delete', 'deployment', NAME, '--cascade=orphan'], { namespace: ns });
+  expect(await apply(ns, current)).not.toMatch(/error/i);
+  // The old pods served until the new ones were ready: at least two ready pods at every look.
+  const ready = async () => (await getJson(['pods', '-l', APP], { namespace: ns })).items.filter((p: any) => isReady(p) && !p.metadata.deletionTimestamp);
+  await waitFor(async () => {
+    const pods = await ready();
+    expect(pods.length).toBeGreaterThanOrEqual(2);
+    return pods.every((p: any) => !before.includes(p.metadata.name)) && pods.length === 2;
+  }, 120_000, 'the adopted pods to be replaced by the new ReplicaSet\'s');
+  const d = await getJson(['deployment', NAME], { namespace: ns });
+  expect(d.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/component': 'app', 'app.kubernetes.io/instance': NAME, 'app.kubernetes.io/name': NAME } });
 });

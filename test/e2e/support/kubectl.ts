@@ -10,7 +10,7 @@ import type { Manifest } from '../../manifests';
 
 /**
  * The kubectl to run, for the tests' own commands as for the waiter: the one
- * that test/e2e/build.sh builds at the default waiter image's version (the
+ * that test/e2e/cluster/build.sh builds at the default waiter image's version (the
  * machine's kubectl is older, and not that binary). `E2E_KUBECTL` overrides.
  */
 export const KUBECTL = process.env.E2E_KUBECTL ?? buildEnv().WAITER_KUBECTL;
