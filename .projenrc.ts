@@ -56,6 +56,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 });
 
 project.addDevDeps('eslint-import-resolver-typescript@3.6.3');
+// Mutation testing (see CONTRIBUTING.md): the jest runner 10.0.0 pins its core to 10.0.0.
+project.addDevDeps('@stryker-mutator/core@10.0.0', '@stryker-mutator/jest-runner@10.0.0', '@stryker-mutator/typescript-checker@10.0.0');
 
 // ESLint also covers the benchmarks and the examples. The examples import the library by its package
 // name, as users do, which resolves only once scripts/synth-examples.sh has linked it.
@@ -146,6 +148,15 @@ project.addTask('bench:release', {
   receiveArgs: true,
 });
 project.npmignore?.exclude('/bench/', '/test/', '/examples/', '/scripts/');
+
+// Mutation testing of src/ (CONTRIBUTING.md): `-- --quick` runs only what changed since
+// test/mutation/incremental.json, as .ci/run does.
+project.gitignore.exclude('/.stryker-tmp/', '/reports/mutation/', '/test/mutation/.node/');
+project.addTask('test:mutation', {
+  description: 'StrykerJS over src/, goldens off: prints the score and the survivors by file and line, fails under 95% (-- --quick: incremental)',
+  exec: 'test/mutation/run.sh',
+  receiveArgs: true,
+});
 
 project.addTask('test:packages', {
   description: 'Smoke-test the Python, Java and Go packages in dist/ against the TypeScript quick-start example',

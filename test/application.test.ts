@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
 import { buildProps, validProps } from './arbitraries';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth, waitedJob, withoutQueue } from './helpers';
+import { expectSoundManifests, golden, Manifest, newChart, ofKind, one, raisedAt, synth, waitedJob, withoutQueue } from './helpers';
 import { Errors, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const BASE: MigratedApplicationProps = {
@@ -97,7 +97,7 @@ describe('a migrated application', () => {
     expect(deploymentOf(objects).metadata.labels['app.kubernetes.io/component']).toBe('app');
   });
 
-  test('matches the snapshot (read the diff before updating)', () => {
+  golden('matches the snapshot (read the diff before updating)', () => {
     expect(stringify(objects)).toMatchSnapshot();
   });
 });

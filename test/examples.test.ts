@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
-import { expectSoundManifests, Manifest, ofKind, one, podSpecs, waitedJob, withoutLintNotes, withoutQueue } from './helpers';
+import { expectSoundManifests, golden, Manifest, ofKind, one, podSpecs, waitedJob, withoutLintNotes, withoutQueue } from './helpers';
 import { QUEUE_CONTAINER } from '../src/queue';
 
 /*
@@ -314,7 +314,7 @@ describe.each(names)('examples/%s', (name) => {
     expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf-8').trim()).not.toBe('');
   });
 
-  test('its committed dist/ is exactly what main.ts synthesizes', () => {
+  golden('its committed dist/ is exactly what main.ts synthesizes', () => {
     const problems = staleFiles(outdir, path.join(dir, 'dist'));
     if (problems.length > 0) throw new Error(`examples/${name}/dist/ is stale. ${HOW_TO_FIX}\n  ${problems.join('\n  ')}`);
   });

@@ -22,6 +22,13 @@ const MODELS: { [apiVersionKind: string]: new (data: any) => { validate(): void 
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
 };
 
+/**
+ * A test that compares with committed output (the snapshot, examples' dist/).
+ * Mutation testing turns these off (test/mutation/setup.js), so that a mutant
+ * counts as killed only by a test that asserts the behaviour.
+ */
+export const golden: jest.It = process.env.CDK8S_MIGRATED_APP_GOLDENS === 'off' ? test.skip : test;
+
 export function newChart(props?: ChartProps): Chart {
   return new Chart(Testing.app(), 'test', props);
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Mutation testing of src/ with StrykerJS (CONTRIBUTING.md, "Mutation testing").
+#   npm run test:mutation                  every mutant; rewrites test/mutation/incremental.json
+#   npm run test:mutation -- --quick       incremental: only the mutants whose code or tests changed
+#                                          since incremental.json was written
+# Other arguments go to Stryker, e.g. `--mutate src/naming.ts --concurrency 1`.
+# It prints the score table and every surviving mutant with its file and line, and fails under 95%.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# StrykerJS 10 refuses Node.js older than 22; the machine's is 20. Node.js 22 comes from the npm
+# registry's node-<platform>-<arch> package, installed once into test/mutation/.node/.
+NODE_VERSION=22.23.5
+platform=$(node -p 'process.platform + "-" + process.arch')
+dir=test/mutation/.node
+node22="$dir/node_modules/node-$platform/bin/node"
+if [ ! -x "$node22" ] || [ "$("$node22" --version)" != "v$NODE_VERSION" ]; then
+  npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$dir" "node-$platform@$NODE_VERSION" >/dev/null
+fi
+
+mode=(--incremental --force)
+args=()
+for a in "$@"; do
+  if [ "$a" = --quick ]; then mode=(--incremental); else args+=("$a"); fi
+done
+
+start=$(date +%s)
+status=0
+"$node22" node_modules/@stryker-mutator/core/bin/stryker.js run test/mutation/stryker.config.mjs "${mode[@]}" "${args[@]}" || status=$?
+echo "test:mutation took $(( $(date +%s) - start )) s (exit $status)"
+exit "$status"
