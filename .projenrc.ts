@@ -46,6 +46,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     jestConfig: {
       // The control-plane suite runs with `npm run e2e`, not with the unit tests.
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
+      // Stryker's sandboxes (npm run test:mutation) hold a copy of the repository.
+      modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
       // Examples import the library by its package name, as users do.
       moduleNameMapper: { '^cdk8s-migrated-app$': '<rootDir>/src' },
       // One temporary folder per run, removed at its end: cdk8s's Testing.app() leaves a folder per app.

@@ -1,0 +1,101 @@
+/*
+ * Behaviour that only the goldens (the snapshot, examples' dist/) or nothing
+ * at all guarded, found by mutation testing (npm run test:mutation). Error
+ * messages are matched on the prop and the problem, wherever they stand in it.
+ */
+import * as kplus from 'cdk8s-plus-27';
+import { newChart, Manifest, ofKind, one, synth } from './helpers';
+import { DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
+
+const IMAGE = 'ghcr.io/acme/shop:1.0.0';
+
+function app(props: Partial<MigratedApplicationProps> = {}) {
+  const chart = newChart();
+  new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE, ...props });
+  return synth(chart);
+}
+
+function migrate(props: Partial<DatabaseMigrationProps> = {}) {
+  const chart = newChart();
+  new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE, ...props });
+  return synth(chart);
+}
+
+const podOf = (o: Manifest) => o.spec.template.spec;
+
+describe('secret values are environment variables', () => {
+  // envFrom skips a key that is not a valid name, silently: the kubelet only reports an event.
+  test.each<[string, () => unknown, RegExp]>([
+    ['the app\'s', () => app({ secretValues: { 'db-password': 'x' } }), /(^|\s)secretValues\.db-password: is not a valid environment variable name/],
+    ['the app\'s migration\'s', () => app({ migration: { secretValues: { 'git-token': 'x' } } }), /migration\.secretValues\.git-token: is not a valid environment variable name/],
+    ['a DatabaseMigration\'s', () => migrate({ secretValues: { '1TOKEN': 'x' } }), /(^|\s)secretValues\.1TOKEN: is not a valid environment variable name/],
+  ])('%s keys are checked as names', (_what, build, message) => {
+    expect(build).toThrow(message);
+  });
+
+  test.each<[string, () => unknown, RegExp]>([
+    ['the app\'s', () => app({ secretValues: { A: 1 as any } }), /(^|\s)secretValues\.A: must be a string/],
+    ['a DatabaseMigration\'s', () => migrate({ secretValues: { A: null as any } }), /(^|\s)secretValues\.A: must be a string/],
+  ])('%s values must be strings', (_what, build, message) => {
+    expect(build).toThrow(message);
+  });
+});
+
+describe('the Job\'s volumes', () => {
+  // A user volume of one of these names would duplicate the library's, and the API server refuses the Job.
+  test.each(['tmp', 'config-file', 'migrate-token'])('a volume mount may not bring a volume named %s', (name) => {
+    const chart = newChart();
+    const volume = kplus.Volume.fromEmptyDir(chart, 'v', name);
+    expect(() => new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE, volumeMounts: [{ path: '/data', volume }] }))
+      .toThrow(new RegExp(`volumeMounts\\[0\\]\\.volume: the volume name "${name}" is the library's own`));
+  });
+
+  test('a volume of another name is mounted where asked', () => {
+    const chart = newChart();
+    const volume = kplus.Volume.fromEmptyDir(chart, 'v', 'data');
+    new DatabaseMigration(chart, 'db', { name: 'shop', image: IMAGE, volumeMounts: [{ path: '/data', volume }] });
+    const pod = podOf(one(synth(chart), 'Job'));
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+    expect(pod.volumes.map((v: any) => v.name).sort()).toEqual(['data', 'tmp']);
+  });
+});
+
+describe('the config file\'s ConfigMap is named after its content and path', () => {
+  const files = (configFile: { path: string; content: string }) => one(migrate({ configFile }).filter((o) => o.kind === 'ConfigMap'), 'ConfigMap');
+
+  test('new content, same path: a new ConfigMap, so that running pods keep the old one', () => {
+    const before = files({ path: '/etc/m/dbconfig.yml', content: 'dir: a\n' });
+    const after = files({ path: '/etc/m/dbconfig.yml', content: 'dir: b\n' });
+    expect(after.metadata.name).not.toBe(before.metadata.name);
+    expect([before.data, after.data]).toEqual([{ 'dbconfig.yml': 'dir: a\n' }, { 'dbconfig.yml': 'dir: b\n' }]);
+  });
+
+  test('a new path with the same content: a new ConfigMap too; the same file: the same one', () => {
+    const a = files({ path: '/etc/m/dbconfig.yml', content: 'x' });
+    expect(files({ path: '/etc/n/dbconfig.yml', content: 'x' }).metadata.name).not.toBe(a.metadata.name);
+    expect(files({ path: '/etc/m/dbconfig.yml', content: 'x' }).metadata.name).toBe(a.metadata.name);
+  });
+});
+
+describe('image pull policy', () => {
+  // The CKV_K8S_15 and container-image-pull-policy waivers say so: pinned images, pulled IfNotPresent.
+  test('the app\'s and the migration\'s containers pull IfNotPresent', () => {
+    const objects = app();
+    expect(podOf(one(objects, 'Deployment')).containers.map((c: any) => [c.name, c.imagePullPolicy])).toEqual([['app', 'IfNotPresent']]);
+    expect(podOf(one(objects, 'Job')).containers.map((c: any) => [c.name, c.imagePullPolicy])).toEqual([['migrate', 'IfNotPresent']]);
+  });
+
+  test('a sidecar or init container pulls IfNotPresent unless it says otherwise', () => {
+    const objects = migrate({
+      sidecars: [{ name: 'proxy', image: 'proxy:1' }],
+      initContainers: [{ name: 'clone', image: 'git:1', imagePullPolicy: kplus.ImagePullPolicy.ALWAYS }],
+    });
+    expect(podOf(one(objects, 'Job')).initContainers.map((c: any) => [c.name, c.imagePullPolicy])).toEqual([['proxy', 'IfNotPresent'], ['clone', 'Always']]);
+  });
+});
+
+test('an app without config or secret values emits no ConfigMap or Secret, and no envFrom', () => {
+  const objects = app({ config: {}, secretValues: {} });
+  expect([ofKind(objects, 'ConfigMap'), ofKind(objects, 'Secret')]).toEqual([[], []]);
+  expect(podOf(one(objects, 'Deployment')).containers[0].envFrom).toBeUndefined();
+});
