@@ -97,7 +97,8 @@ test.each([
     'Service/shop': {},
   });
   // The init container stays: hooks order a helm install, not a kubectl apply of the same YAML.
-  expect(objects.filter((o) => o.kind === 'Deployment').every((d) => d.spec.template.spec.initContainers[1].name === 'wait-for-shop-job-complete')).toBe(true);
+  expect(objects.filter((o) => o.kind === 'Deployment').map((d) => [d.metadata.name, d.spec.template.spec.initContainers[1].name]))
+    .toEqual([['shop', 'wait-for-shop-job-complete'], ['worker', 'wait-for-shop-job-complete']]);
 });
 
 test('appliers have names', () => {

@@ -3,7 +3,7 @@ import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { Manifest, ofKind, podSpecs, QUEUE_RBAC, WAITER } from './manifests';
+import { Manifest, ofKind, podSpecs, QUEUE_RBAC, WAITER, waitedJob } from './manifests';
 import { QUEUE_CONTAINER } from '../src/queue';
 
 export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob, withoutLintNotes, withoutQueue } from './manifests';
@@ -105,7 +105,9 @@ export function expectValidNames(objects: Manifest[]): void {
  * user's own workloads (gated with `gate()`), whose settings are the user's.
  */
 export function expectRestricted(objects: Manifest[], foreignContainers: string[] = []): void {
-  for (const { owner, spec } of podSpecs(objects)) {
+  const pods = podSpecs(objects);
+  expect({ podTemplates: pods.length > 0 }).toEqual({ podTemplates: true });
+  for (const { owner, spec } of pods) {
     const where = `${owner.kind}/${owner.metadata.name}`;
     const pod = spec.securityContext ?? {};
     expect([where, spec.hostNetwork ?? false, spec.hostPID ?? false, spec.hostIPC ?? false]).toEqual([where, false, false, false]);
@@ -114,7 +116,9 @@ export function expectRestricted(objects: Manifest[], foreignContainers: string[
       expect([where, v.name, types.every((t) => ['configMap', 'secret', 'emptyDir', 'projected', 'downwardAPI', 'persistentVolumeClaim', 'csi', 'ephemeral'].includes(t))])
         .toEqual([where, v.name, true]);
     }
-    for (const c of allContainers(spec).filter((x) => !foreignContainers.includes(x.name))) {
+    const own = allContainers(spec).filter((x) => !foreignContainers.includes(x.name));
+    expect({ where, ownContainers: own.length > 0 }).toEqual({ where, ownContainers: true });
+    for (const c of own) {
       const sc = c.securityContext ?? {};
       const at = `${where} container ${c.name}`;
       expect({ at, runAsNonRoot: sc.runAsNonRoot ?? pod.runAsNonRoot }).toEqual({ at, runAsNonRoot: true });
@@ -166,7 +170,9 @@ export function expectReferencesResolve(objects: Manifest[], externalSecrets: st
     for (const s of b.subjects) refs.push([`RoleBinding/${b.metadata.name}`, s.name, names(s.kind)]);
   }
   for (const s of ofKind(objects, 'Service')) {
-    const selected = podSpecs(objects).filter((p) => Object.entries(s.spec.selector ?? {}).every(([k, v]) => p.labels[k] === v));
+    const selector = Object.entries(s.spec.selector ?? {});
+    expect({ service: s.metadata.name, hasSelector: selector.length > 0 }).toEqual({ service: s.metadata.name, hasSelector: true });
+    const selected = podSpecs(objects).filter((p) => selector.every(([k, v]) => p.labels[k] === v));
     expect({ service: s.metadata.name, selects: selected.length > 0 }).toEqual({ service: s.metadata.name, selects: true });
   }
   for (const [at, name, within] of refs) expect({ at, name, resolves: within.includes(name) }).toEqual({ at, name, resolves: true });
@@ -175,12 +181,19 @@ export function expectReferencesResolve(objects: Manifest[], externalSecrets: st
 /**
  * Each Role either grants read (get, list, watch) on exactly one Job of the
  * set, or is a migration queue's (`<name>-migrate-queue`), which lists and
- * watches Jobs, and nothing else; no cluster-wide RBAC.
+ * watches Jobs, and nothing else; no cluster-wide RBAC. The Job that each
+ * waiter of the set waits for is the one of a Role; with no waiter, there is
+ * no RBAC but the queue's.
  */
 export function expectLeastPrivilege(objects: Manifest[]): void {
   expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
   const jobs = ofKind(objects, 'Job').map((j) => j.metadata.name);
-  for (const role of ofKind(objects, 'Role')) {
+  const roles = ofKind(objects, 'Role');
+  const waited = podSpecs(objects).filter((p) => (p.spec.initContainers ?? []).some((c: any) => WAITER.test(c.name))).map((p) => waitedJob(p.owner));
+  const readable = roles.map((r) => r.rules?.[0]?.resourceNames?.[0]);
+  expect({ waited, readable: waited.filter((j) => readable.includes(j)) }).toEqual({ waited, readable: waited });
+  if (waited.length === 0) expect([...roles, ...ofKind(objects, 'RoleBinding')].filter((o) => !QUEUE_RBAC.test(o.metadata.name))).toEqual([]);
+  for (const role of roles) {
     expect(role.rules).toHaveLength(1);
     const [rule] = role.rules;
     expect(rule.apiGroups).toEqual(['batch']);
@@ -204,7 +217,9 @@ export function expectLeastPrivilege(objects: Manifest[]): void {
  */
 export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
   for (const o of ofKind(objects, 'ServiceAccount')) expect({ sa: o.metadata.name, automount: o.automountServiceAccountToken }).toEqual({ sa: o.metadata.name, automount: false });
-  for (const { owner, spec } of podSpecs(objects)) {
+  const pods = podSpecs(objects);
+  expect({ podTemplates: pods.length > 0 }).toEqual({ podTemplates: true });
+  for (const { owner, spec } of pods) {
     const at = `${owner.kind}/${owner.metadata.name}`;
     expect({ at, automount: spec.automountServiceAccountToken }).toEqual({ at, automount: false });
     const tokenVolumes = (spec.volumes ?? [])

@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
-import { expectRestricted, newChart, one, synth } from './helpers';
-import { Restricted } from '../src';
+import { expectLeastPrivilege, expectOnlyWaiterHasToken, expectReferencesResolve, expectRestricted, Manifest, newChart, one, synth } from './helpers';
+import { MigratedApplication, Restricted } from '../src';
 import { podSpecPath } from '../src/_pod-template';
 import { restrictedContainer } from '../src/security';
 
@@ -26,4 +26,36 @@ test('Restricted.applyTo completes "restricted" for a user\'s workload, whatever
   expect(podSpecPath(cron)).toBe('/spec/jobTemplate/spec/template/spec');
   expect(one(objects, 'CronJob').spec.jobTemplate.spec.template.spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
   expect(one(objects, 'Deployment').spec.template.spec.initContainers[0].securityContext.capabilities).toEqual({ drop: ['ALL'] });
+});
+
+describe('the soundness checks have something to check', () => {
+  const chart = newChart();
+  new MigratedApplication(chart, 'shop', { name: 'shop', image: 'shop:1' });
+  const objects = synth(chart);
+  const without = (kind: string) => objects.filter((o) => o.kind !== kind);
+
+  test('they pass on a whole release', () => {
+    expectRestricted(objects);
+    expectLeastPrivilege(objects);
+    expectOnlyWaiterHasToken(objects);
+  });
+
+  test('but not on a set without pod templates, or a gated workload without its Role', () => {
+    const noPods = objects.filter((o) => !['Job', 'Deployment'].includes(o.kind));
+    expect(() => expectRestricted(noPods)).toThrow(/podTemplates/);
+    expect(() => expectOnlyWaiterHasToken(noPods)).toThrow(/podTemplates/);
+    expect(() => expectLeastPrivilege(without('Role'))).toThrow(/readable/);
+  });
+
+  test('a Role without a waiter is extra RBAC', () => {
+    const ungated = objects.filter((o) => o.kind !== 'Deployment');
+    expect(() => expectLeastPrivilege(ungated)).toThrow();
+  });
+
+  test('a Service that selects every pod is refused', () => {
+    const service = objects.find((o) => o.kind === 'Service');
+    expect(service).toBeUndefined(); // no ports: no Service; make one that selects nothing in particular
+    const open: Manifest = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'open' }, spec: { selector: {}, ports: [{ port: 80 }] } };
+    expect(() => expectReferencesResolve([...objects, open])).toThrow(/hasSelector/);
+  });
 });
