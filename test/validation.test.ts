@@ -2,8 +2,8 @@ import { Duration } from 'cdk8s';
 import { newChart, raisedAt, synth } from './helpers';
 import { MigratedApplication, MigratedApplicationProps } from '../src';
 import {
-  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkFilePath, checkLabelValue, checkName,
-  checkPinnedImage, checkPort, checkPorts, MAX_DATA_BYTES,
+  checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkFilePath, checkLabelKey, checkLabels,
+  checkLabelValue, checkMountPath, checkName, checkPinnedImage, checkPort, checkPorts, checkSubdomain, MAX_DATA_BYTES, PropError,
 } from '../src/validation';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -144,4 +144,106 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
   ])('%s', (_prop, props, message) => {
     expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', ...props })).toThrow(raisedAt('test/app', message));
   });
+});
+
+describe('image references, at their edges', () => {
+  test.each([
+    'a__b:1', 'a---b:1', 'a.b_c:1', 'host.io:5000/a/b:1', 'localhost/app:1', 'my-host:80/app:1', `app:${'t'.repeat(128)}`, 'app:_1', 'app:V1.0-rc.1',
+    'a/b/c/d:1', 'UPPER.example.com/app:1',
+  ])('accepts %s', (image) => expect(checkImage('image', image)).toBe(image));
+
+  test.each([
+    'a._b:1', 'a__-b:1', '_a:1', 'a_:1', 'a/B:1', 'app:-1', 'app:.1', `app:${'t'.repeat(129)}`, 'app:', 'ho_st.io/app:1', '-host.io/app:1',
+    'host.io:x/app:1', 'a//b:1', 'a/:1', `app@sha256:${'A'.repeat(64)}`, `app@sha256:${'a'.repeat(63)}`, `app@sha256:${'a'.repeat(65)}`,
+    `app@sha512:${'a'.repeat(64)}`, `app@x@sha256:${'a'.repeat(64)}`, ' app:1', 'app:1 ',
+  ])('rejects %j', (image) => expect(() => checkImage('image', image)).toThrow(/^image: (is not a valid container image reference|has an invalid digest)/));
+
+  test('a non-string is no image', () => {
+    expect(() => checkImage('image', undefined as any)).toThrow(/^image: must be a container image reference \(got undefined\)/);
+    expect(() => checkImage('image', 1 as any)).toThrow(/^image: must be a container image reference \(got 1\)/);
+  });
+
+  test('a digest pins, a tag of a registry port does not', () => {
+    expect(checkPinnedImage('image', `localhost:5000/app@${DIGEST}`)).toBe(`localhost:5000/app@${DIGEST}`);
+    expect(() => checkPinnedImage('image', 'localhost:5000/app')).toThrow(/^image: must be pinned/);
+    expect(checkPinnedImage('image', 'app:latest-1')).toBe('app:latest-1');
+    expect(() => checkPinnedImage('image', 'ghcr.io/acme/app:latest')).toThrow(/^image: must not use the moving tag `latest`.*\(got "ghcr\.io\/acme\/app:latest"\)/);
+  });
+});
+
+describe('subdomains, label keys and mount paths, at their edges', () => {
+  const label63 = 'a'.repeat(63);
+  test.each(['a', 'a.b', 'a-b.c-d', '0', `${label63}.${label63}.${label63}.${'a'.repeat(61)}`])('checkSubdomain accepts %s', (v) => {
+    expect(checkSubdomain('s', v)).toBe(v);
+  });
+  test.each(['', 'A', 'a_b', '.a', 'a.', 'a..b', '-a', 'a-', 'a.-b', `${label63}.${label63}.${label63}.${'a'.repeat(62)}`, 'a b'])('checkSubdomain rejects %j', (v) => {
+    expect(() => checkSubdomain('s', v)).toThrow(/^s: must be a DNS subdomain.*\(got /);
+  });
+
+  test.each(['a', 'A_b.c-D', 'example.com/a', 'a.b/c', `${'a'.repeat(253)}/${label63}`, label63])('checkLabelKey accepts %s', (k) => {
+    expect(checkLabelKey('k', k)).toBe(k);
+  });
+  test.each(['', '/a', 'a/', 'A.com/a', 'a/b/c', `${'a'.repeat(254)}/a`, `${label63}a`, '-a', 'a-', 'a b', '_a'])('checkLabelKey rejects %j', (k) => {
+    expect(() => checkLabelKey('k', k)).toThrow(/^k: is not a valid label or annotation key/);
+  });
+
+  test('checkLabels checks keys and values, naming the key', () => {
+    expect(() => checkLabels('podLabels', undefined)).not.toThrow();
+    expect(() => checkLabels('podLabels', { 'team': 'a', 'example.com/x': '' })).not.toThrow();
+    expect(() => checkLabels('podLabels', { 'a b': 'x' })).toThrow(/^podLabels\.a b: is not a valid label or annotation key/);
+    expect(() => checkLabels('podLabels', { team: '-x' })).toThrow(/^podLabels\.team: must be a label value/);
+  });
+
+  test('checkMountPath keeps to absolute paths outside the library\'s own', () => {
+    expect(checkMountPath('p', '/data', ['/tmp', '/var/run/x'])).toBe('/data');
+    expect(checkMountPath('p', '/var/run', ['/var/run/x'])).toBe('/var/run');
+    expect(checkMountPath('p', '/a..b/c', [])).toBe('/a..b/c');
+    for (const bad of ['data', '/data/', '/a//b', '/a/../b', '/..', 7 as any]) {
+      expect(() => checkMountPath('p', bad, [])).toThrow(/^p: must be an absolute path/);
+    }
+    expect(() => checkMountPath('p', '/var/run/x/y', ['/tmp', '/var/run/x'])).toThrow(/^p: must not be in \/var\/run\/x, where/);
+    expect(() => checkMountPath('p', '/a:b', [])).toThrow(/^p: must not contain ':'/);
+  });
+});
+
+test('checkPorts: names of at most 15 characters, single dashes, at least one letter; numbers unique', () => {
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a'.repeat(15) }])).not.toThrow();
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a'.repeat(16) }])).toThrow(/^ports\[0\]\.name: must be an IANA service name.*\(got "a{16}"\)/);
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a--b' }])).toThrow(/^ports\[0\]\.name: must be an IANA service name/);
+  expect(() => checkPorts('ports', [{ number: 80, name: '1-2' }])).toThrow(/^ports\[0\]\.name: must be an IANA service name/);
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a' }, { number: 80, name: 'b' }])).toThrow(/^ports\[1\]\.number: is used by an earlier port \(got 80\)/);
+  expect(() => checkPorts('ports', [{ number: 80, name: 'a' }, { number: 81 }])).toThrow(/^ports\[1\]\.name: is required when there are several ports/);
+  expect(() => checkPorts('ports', [{ number: 1.5 }])).toThrow(/^ports\[0\]\.number: must be a port number/);
+  expect(() => checkPorts('ports', [])).not.toThrow();
+});
+
+test('checkCommand and checkEnvNames refuse what is not a list of words or a string', () => {
+  expect(() => checkCommand('command', 'migrate' as any)).toThrow(/^command: must be a non-empty list of non-empty strings.*\(got "migrate"\)/);
+  expect(() => checkCommand('command', ['migrate', 1 as any])).toThrow(/^command:/);
+  expect(() => checkEnvNames('env', undefined)).not.toThrow();
+  expect(() => checkEnvNames('env', { A_: 'x', a1: '' })).not.toThrow();
+  expect(() => checkEnvNames('env', { 'A B': 'x' })).toThrow(/^env\.A B: is not a valid environment variable name.*\(got "A B"\)/);
+});
+
+test('checkDuration and checkInteger report what they got', () => {
+  expect(() => checkDuration('d', Duration.millis(500))).toThrow(/^d: must be a positive duration of whole seconds \(got "0.5s"\)/);
+  expect(checkDuration('d', Duration.seconds(1))).toBe(1);
+  expect(() => checkInteger('n', Number.NaN, 0)).toThrow(/^n: must be a whole number of at least 0 \(got null\)/);
+  expect(checkInteger('n', 0, 0)).toBe(0);
+  expect(checkPort('p', 1)).toBe(1);
+});
+
+test('checkDataSize counts keys and values in UTF-8 bytes', () => {
+  const half = MAX_DATA_BYTES / 2;
+  expect(() => checkDataSize('c', { ['k'.repeat(half)]: 'v'.repeat(half) })).not.toThrow();
+  expect(() => checkDataSize('c', { ['k'.repeat(half)]: `${'v'.repeat(half - 1)}é` })).toThrow(/^c: holds 1048577 bytes/);
+  expect(() => checkDataSize('c', { a: 'x'.repeat(half), b: 'y'.repeat(half) })).toThrow(/^c: holds 1048578 bytes/);
+});
+
+test('PropError keeps the prop and the problem apart, and moves under a prefix', () => {
+  const e = new PropError('image', 'must be pinned');
+  expect([e.message, e.prop, e.problem, e.name]).toEqual(['image: must be pinned', 'image', 'must be pinned', 'PropError']);
+  const under = e.under('migration.');
+  expect([under.message, under.prop, under.problem]).toEqual(['migration.image: must be pinned', 'migration.image', 'must be pinned']);
+  expect(under).toBeInstanceOf(PropError);
 });
