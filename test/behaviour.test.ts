@@ -99,3 +99,17 @@ test('an app without config or secret values emits no ConfigMap or Secret, and n
   expect([ofKind(objects, 'ConfigMap'), ofKind(objects, 'Secret')]).toEqual([[], []]);
   expect(podOf(one(objects, 'Deployment')).containers[0].envFrom).toBeUndefined();
 });
+
+describe('errors in the lists the app shares with its Job name the app\'s prop', () => {
+  const secrets = (names: string[]) => {
+    const chart = newChart();
+    return names.map((n, i) => kplus.Secret.fromSecretName(chart, `s${i}`, n));
+  };
+  const eleven = Array.from({ length: 11 }, (_, i) => `registry-${i}`);
+
+  test('from the eleventh item on, too', () => {
+    expect(() => app({ imagePullSecrets: secrets([...eleven.slice(0, 10), 'Bad']) })).toThrow(/(^|\s)imagePullSecrets\[10\]: must be a DNS subdomain/);
+    expect(() => app({ imagePullSecrets: secrets(eleven), migration: { imagePullSecrets: secrets(['Bad']) } }))
+      .toThrow(/migration\.imagePullSecrets\[0\]: must be a DNS subdomain/);
+  });
+});

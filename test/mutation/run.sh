@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of src/ with StrykerJS (CONTRIBUTING.md, "Mutation testing").
-#   npm run test:mutation                  every mutant; rewrites test/mutation/incremental.json
-#   npm run test:mutation -- --quick       incremental: only the mutants whose code or tests changed
-#                                          since incremental.json was written
+#   npm run test:mutation              every mutant of src/; writes reports/mutation/incremental.json
+#   npm run test:mutation -- --quick   only the mutants on lines of src/ changed since main (on main:
+#                                      since the commit before HEAD), reusing the results in
+#                                      reports/mutation/incremental.json where there is one
 # Other arguments go to Stryker, e.g. `--mutate src/naming.ts --concurrency 1`.
 # It prints the score table and every surviving mutant with its file and line, and fails under 95%.
 set -euo pipefail
@@ -23,6 +24,14 @@ args=()
 for a in "$@"; do
   if [ "$a" = --quick ]; then mode=(--incremental); else args+=("$a"); fi
 done
+if [ "${mode[*]}" = --incremental ]; then
+  ranges=$(node test/mutation/changed-lines.js)
+  if [ -z "$ranges" ]; then
+    echo "test:mutation --quick: no line of src/ changed, nothing to mutate"
+    exit 0
+  fi
+  mode+=(--mutate "$ranges")
+fi
 
 start=$(date +%s)
 status=0

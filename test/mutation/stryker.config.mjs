@@ -2,8 +2,8 @@
 /*
  * Mutation testing of src/ (see CONTRIBUTING.md, "Mutation testing"): run it
  * with `npm run test:mutation` (all of src/) or `npm run test:mutation -- --quick`
- * (incremental, from test/mutation/incremental.json). Paths are relative to the
- * repository root, where the script runs Stryker.
+ * (the lines changed since main), through test/mutation/run.sh. Paths are
+ * relative to the repository root, where the script runs Stryker.
  */
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -24,7 +24,7 @@ export default {
   clearTextReporter: { allowColor: false, logTests: false, reportTests: false, reportMutants: true, reportScoreTable: true },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
-  incrementalFile: 'test/mutation/incremental.json',
+  incrementalFile: 'reports/mutation/incremental.json',
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   ignorePatterns: ['/lib', '/dist', '/coverage', '/test-reports', '/reports', '/.jsii', '/test/e2e/.bin', '/test/e2e/.run', '/test/lint/.tools',
