@@ -13,19 +13,21 @@ import (
 	"k8s.io/client-go/util/jsonpath"
 )
 
-// The expression, read from the library's source so that this test cannot drift from it.
-func jobDoneJSONPath(t *testing.T) string {
+// An expression, read from the library's source so that this test cannot drift from it.
+func constant(t *testing.T, file, name string) string {
 	t.Helper()
-	src, err := os.ReadFile("../../src/waiter.ts")
+	src, err := os.ReadFile("../../src/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^export const JOB_DONE_JSONPATH = '([^']+)';$`).FindAllSubmatch(src, -1)
+	m := regexp.MustCompile(`(?m)^export const `+name+` = '([^']+)';$`).FindAllSubmatch(src, -1)
 	if len(m) != 1 {
-		t.Fatalf("expected one JOB_DONE_JSONPATH = '...' line in src/waiter.ts, found %d", len(m))
+		t.Fatalf("expected one %s = '...' line in src/%s, found %d", name, file, len(m))
 	}
 	return string(m[0][1])
 }
+
+func jobDoneJSONPath(t *testing.T) string { return constant(t, "waiter.ts", "JOB_DONE_JSONPATH") }
 
 type decision string
 
@@ -189,5 +191,35 @@ func TestEmulationSeesTheDifference(t *testing.T) {
 	}
 	if got, _ := check(job("Complete=False")); got != keepWaiting {
 		t.Errorf("Complete=False: got %s, want %s", got, keepWaiting)
+	}
+}
+
+// The migration queue (src/queue.ts) waits for earlier Jobs with
+// `--for=jsonpath=$ENDED=True` and goes on whatever kubectl decides: a Job has
+// ended once it is Complete or Failed, not while its failure is only decided.
+func TestJobEndedJSONPath(t *testing.T) {
+	check, err := waitFor("jsonpath=" + constant(t, "queue.ts", "JOB_ENDED_JSONPATH") + "=True")
+	if err != nil {
+		t.Fatalf("kubectl would refuse the --for flag: %v", err)
+	}
+	cases := []struct {
+		state string
+		job   map[string]interface{}
+		want  decision
+	}{
+		{"running", job(), keepWaiting},
+		{"suspended", job("Suspended=True"), keepWaiting},
+		{"success decided", job("SuccessCriteriaMet=True"), keepWaiting},
+		{"failure decided", job("FailureTarget=True"), keepWaiting},
+		{"complete", job("SuccessCriteriaMet=True", "Complete=True"), exit0},
+		{"failed", job("FailureTarget=True", "Failed=True"), exit0},
+		{"failed, from a controller before FailureTarget", job("Failed=True"), exit0},
+	}
+	for _, c := range cases {
+		t.Run(c.state, func(t *testing.T) {
+			if got, err := check(c.job); got != c.want {
+				t.Errorf("kubectl would %s (error: %v), want %s", got, err, c.want)
+			}
+		})
 	}
 }
