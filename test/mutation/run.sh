@@ -9,16 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# StrykerJS 10 refuses Node.js older than 22; the machine's is 20. Node.js 22 comes from the npm
-# registry's node-<platform>-<arch> package, installed once into test/mutation/.node/.
-NODE_VERSION=22.23.5
-platform=$(node -p 'process.platform + "-" + process.arch')
-dir=test/mutation/.node
-node22="$dir/node_modules/node-$platform/bin/node"
-if [ ! -x "$node22" ] || [ "$("$node22" --version)" != "v$NODE_VERSION" ]; then
-  npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$dir" "node-$platform@$NODE_VERSION" >/dev/null
-fi
-
 mode=(--incremental --force)
 args=()
 for a in "$@"; do
@@ -31,6 +21,16 @@ if [ "${mode[*]}" = --incremental ]; then
     exit 0
   fi
   mode+=(--mutate "$ranges")
+fi
+
+# StrykerJS 10 refuses Node.js older than 22; the machine's is 20. Node.js 22 comes from the npm
+# registry's node-<platform>-<arch> package, installed once into test/mutation/.node/.
+NODE_VERSION=22.23.5
+platform=$(node -p 'process.platform + "-" + process.arch')
+dir=test/mutation/.node
+node22="$dir/node_modules/node-$platform/bin/node"
+if [ ! -x "$node22" ] || [ "$("$node22" --version)" != "v$NODE_VERSION" ]; then
+  npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$dir" "node-$platform@$NODE_VERSION" >/dev/null
 fi
 
 start=$(date +%s)
