@@ -3,9 +3,10 @@
  * at all guarded, found by mutation testing (npm run test:mutation). Error
  * messages are matched on the prop and the problem, wherever they stand in it.
  */
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { newChart, Manifest, ofKind, one, synth } from './helpers';
-import { DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
+import { DatabaseMigration, DatabaseMigrationProps, LintException, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
 
@@ -113,5 +114,72 @@ describe('errors in the lists the app shares with its Job name the app\'s prop',
     expect(() => app({ imagePullSecrets: secrets([...eleven.slice(0, 10), 'Bad']) })).toThrow(/(^|\s)imagePullSecrets\[10\]: must be a DNS subdomain/);
     expect(() => app({ imagePullSecrets: secrets(eleven), migration: { imagePullSecrets: secrets(['Bad']) } }))
       .toThrow(/migration\.imagePullSecrets\[0\]: must be a DNS subdomain/);
+  });
+});
+
+describe('scheduling props that are given but empty change nothing', () => {
+  test('an empty node selector, toleration list or node affinity list renders none', () => {
+    const pod = podOf(one(migrate({ nodeSelector: {}, tolerations: [], nodeAffinity: [] }), 'Job'));
+    expect([pod.nodeSelector, pod.tolerations, pod.affinity]).toEqual([undefined, undefined, undefined]);
+    expect(one(migrate({ nodeSelector: {}, tolerations: [], nodeAffinity: [] }), 'Job').metadata.name).toBe(one(migrate(), 'Job').metadata.name);
+  });
+});
+
+test('gate() refuses a workload in a namespace when the migration has none', () => {
+  const appScope = Testing.app();
+  const migration = new DatabaseMigration(new Chart(appScope, 'db'), 'm', { name: 'shop', image: IMAGE });
+  const web = new kplus.Deployment(new Chart(appScope, 'web', { namespace: 'web' }), 'web', { progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }] });
+  expect(() => migration.gate(web)).toThrow(/gate\(web\/web\): the workload's namespace \(web\) and the migration's \(unset\) must both be set/);
+});
+
+describe('resources when only limits are rendered', () => {
+  test('the default ephemeral storage request gets a requests map of its own', () => {
+    const pod = podOf(one(migrate({ resources: { cpu: { limit: kplus.Cpu.millis(500) }, memory: { limit: Size.mebibytes(100) } } }), 'Job'));
+    expect(pod.containers[0].resources).toEqual({
+      requests: { 'ephemeral-storage': '64Mi' },
+      limits: { 'cpu': '500m', 'memory': '100Mi', 'ephemeral-storage': '1024Mi' },
+    });
+  });
+
+  test('and when only requests are, a limits map of its own', () => {
+    const pod = podOf(one(migrate({ resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(10) } } }), 'Job'));
+    expect(pod.containers[0].resources).toEqual({
+      requests: { 'cpu': '50m', 'memory': '10Mi', 'ephemeral-storage': '64Mi' },
+      limits: { 'ephemeral-storage': '1024Mi' },
+    });
+  });
+});
+
+describe('lint exceptions', () => {
+  test('a kube-score check given twice is listed once, with the last reason', () => {
+    const chart = newChart();
+    const cm = new kplus.ConfigMap(chart, 'cm', { metadata: { name: 'cm' } });
+    LintException.addTo(cm, { kubeScore: 'pod-probes', reason: 'first' });
+    LintException.addTo(cm, { kubeScore: 'pod-probes', reason: 'second' });
+    expect(one(synth(chart), 'ConfigMap').metadata.annotations).toEqual({ 'kube-score/ignore': 'pod-probes', 'ignore-reason.kube-score/pod-probes': 'second' });
+  });
+
+  test('a reason must be text', () => {
+    const cm = new kplus.ConfigMap(newChart(), 'cm');
+    expect(() => LintException.addTo(cm, { kubeScore: 'pod-probes', reason: 42 as any })).toThrow(/reason: must be a non-empty text without '='.*\(got 42\)/);
+    expect(() => LintException.addTo(cm, { kubeScore: 'pod-probes', reason: '' })).toThrow(/reason: must be a non-empty text/);
+  });
+});
+
+describe('extra containers and pod metadata', () => {
+  test('a container name may have 63 characters, not 64', () => {
+    expect(() => migrate({ sidecars: [{ name: 'a'.repeat(63), image: 'proxy:1' }] })).not.toThrow();
+    expect(() => migrate({ sidecars: [{ name: 'a'.repeat(64), image: 'proxy:1' }] })).toThrow(/(^|\s)sidecars\[0\]\.name: must be a DNS label/);
+    expect(() => migrate({ sidecars: [{ image: 'proxy:1' }] })).toThrow(/(^|\s)sidecars\[0\]\.name: must be a DNS label.*\(got undefined\)/);
+  });
+
+  test('an annotation value must be a string', () => {
+    expect(() => migrate({ podAnnotations: { team: 1 as any } })).toThrow(/podAnnotations\.team: must be a string \(got 1\)/);
+  });
+
+  test('pod labels and annotations are rendered sorted by key', () => {
+    const template = one(migrate({ podLabels: { b: '1', a: '2' }, podAnnotations: { y: '1', x: '2' } }), 'Job').spec.template.metadata;
+    expect(Object.keys(template.annotations)).toEqual(['x', 'y']);
+    expect(Object.keys(template.labels).filter((k) => k.length === 1)).toEqual(['a', 'b']);
   });
 });
