@@ -6,7 +6,7 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { newChart, Manifest, ofKind, one, synth } from './helpers';
-import { DatabaseMigration, DatabaseMigrationProps, LintException, MigratedApplication, MigratedApplicationProps } from '../src';
+import { DatabaseMigration, DatabaseMigrationProps, LinterWaiver, MigratedApplication, MigratedApplicationProps } from '../src';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
 
@@ -129,7 +129,7 @@ test('gate() refuses a workload in a namespace when the migration has none', () 
   const appScope = Testing.app();
   const migration = new DatabaseMigration(new Chart(appScope, 'db'), 'm', { name: 'shop', image: IMAGE });
   const web = new kplus.Deployment(new Chart(appScope, 'web', { namespace: 'web' }), 'web', { progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }] });
-  expect(() => migration.gate(web)).toThrow(/gate\(web\/web\): the workload's namespace \(web\) and the migration's \(unset\) must both be set/);
+  expect(() => migration.gate(web)).toThrow(/gate\(web\/web\)\.metadata\.namespace: \(web\) and the migration's \(unset\) must both be set/);
 });
 
 describe('resources when only limits are rendered', () => {
@@ -154,15 +154,15 @@ describe('lint exceptions', () => {
   test('a kube-score check given twice is listed once, with the last reason', () => {
     const chart = newChart();
     const cm = new kplus.ConfigMap(chart, 'cm', { metadata: { name: 'cm' } });
-    LintException.addTo(cm, { kubeScore: 'pod-probes', reason: 'first' });
-    LintException.addTo(cm, { kubeScore: 'pod-probes', reason: 'second' });
+    LinterWaiver.addTo(cm, { kubeScore: 'pod-probes', reason: 'first' });
+    LinterWaiver.addTo(cm, { kubeScore: 'pod-probes', reason: 'second' });
     expect(one(synth(chart), 'ConfigMap').metadata.annotations).toEqual({ 'kube-score/ignore': 'pod-probes', 'ignore-reason.kube-score/pod-probes': 'second' });
   });
 
   test('a reason must be text', () => {
     const cm = new kplus.ConfigMap(newChart(), 'cm');
-    expect(() => LintException.addTo(cm, { kubeScore: 'pod-probes', reason: 42 as any })).toThrow(/reason: must be a non-empty text without '='.*\(got 42\)/);
-    expect(() => LintException.addTo(cm, { kubeScore: 'pod-probes', reason: '' })).toThrow(/reason: must be a non-empty text/);
+    expect(() => LinterWaiver.addTo(cm, { kubeScore: 'pod-probes', reason: 42 as any })).toThrow(/reason: must be a non-empty text without '='.*\(got 42\)/);
+    expect(() => LinterWaiver.addTo(cm, { kubeScore: 'pod-probes', reason: '' })).toThrow(/reason: must be a non-empty text/);
   });
 });
 
