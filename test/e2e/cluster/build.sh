@@ -33,7 +33,6 @@ BIN_ROOT="${E2E_BIN_DIR:-$E2E/.bin}"
 K8S_MOD_DIR="$E2E/modules/controlplane"
 ETCD_MOD_DIR="$E2E/modules/controlplane/etcd"
 KUBECTL_MOD_DIR="$E2E/modules/kubectl"
-MIN_KUBECTL_MOD_DIR="$E2E/modules/kubectl-min"
 SQL_MIGRATE_MOD_DIR="$E2E/modules/sql-migrate"
 HELM_MOD_DIR="$E2E/modules/helm"
 
@@ -60,7 +59,7 @@ ETCD_VERSION="$(mod_version "$ETCD_MOD_DIR/go.mod" go.etcd.io/etcd/server/v3)"
 KUBECTL_MOD_VERSION="$(mod_version "$KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
 WAITER_KUBECTL_VERSION="v1.${KUBECTL_MOD_VERSION#v0.}"
 # The oldest kubectl the waiter works with (src/waiter.ts says why): the waiter e2e cases run with it too.
-MIN_KUBECTL_MOD_VERSION="$(mod_version "$MIN_KUBECTL_MOD_DIR/go.mod" k8s.io/kubectl)"
+MIN_KUBECTL_MOD_VERSION="$(mod_version "$KUBECTL_MOD_DIR/min.mod" k8s.io/kubectl)"
 MIN_KUBECTL_VERSION="v1.${MIN_KUBECTL_MOD_VERSION#v0.}"
 SQL_MIGRATE_VERSION="$(mod_version "$SQL_MIGRATE_MOD_DIR/go.mod" github.com/rubenv/sql-migrate)"
 HELM_VERSION="$(mod_version "$HELM_MOD_DIR/go.mod" helm.sh/helm/v4)"
@@ -197,7 +196,8 @@ if have_min_kubectl; then
 else
   echo "build.sh: building kubectl $MIN_KUBECTL_VERSION into $MIN_KUBECTL_BIN_DIR"
   start=$SECONDS
-  build_into "$MIN_KUBECTL_BIN_DIR" "$MIN_KUBECTL_MOD_DIR" "$(version_ldflags "$MIN_KUBECTL_VERSION")" kubectl .
+  # The same main.go as the waiter's kubectl, with the older pins of min.mod (and min.sum).
+  build_into "$MIN_KUBECTL_BIN_DIR" "$KUBECTL_MOD_DIR" "$(version_ldflags "$MIN_KUBECTL_VERSION")" kubectl -modfile=min.mod .
   echo "build.sh: kubectl $MIN_KUBECTL_VERSION built in $((SECONDS - start))s"
 fi
 

@@ -1,6 +1,6 @@
 // Pins the oldest kubectl the waiter works with (src/waiter.ts): k8s.io/kubectl
-// v0.X.Y for kubectl v1.X.Y, the other k8s.io modules at the same v0.X.Y;
-// build.sh stamps v1.X.Y into the binary.
+// v0.X.Y for kubectl v1.X.Y, the other k8s.io modules at the same v0.X.Y.
+// build.sh builds main.go with it (go build -modfile=min.mod) and stamps v1.X.Y.
 module cdk8s-migrated-app/test/e2e/kubectl-min
 
 go 1.26.0
