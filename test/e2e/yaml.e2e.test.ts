@@ -36,7 +36,7 @@ function libraryRefuses(value: string): boolean {
     new MigratedApplication(new Chart(Testing.app(), 'c'), 'app', { name: 'app', image: 'app:1', config: { VALUE: value } });
     return false;
   } catch (e: any) {
-    expect(e.message).toMatch(/^config\.VALUE: is written unquoted by cdk8s's YAML writer/);
+    expect(e.message).toMatch(/^\[c\/app\] config\.VALUE: is written unquoted by cdk8s's YAML writer/);
     return true;
   }
 }
