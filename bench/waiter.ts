@@ -34,6 +34,7 @@ import {
   toYaml, useCluster, waitFor,
 } from '../test/e2e/support';
 import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
+import { withoutQueue } from '../test/manifests';
 
 const NS = 'bench';
 
@@ -96,7 +97,8 @@ async function appPod(name: string, failed = false): Promise<any> {
  */
 async function applyWithPoller(name: string, objects: Manifest[]): Promise<void> {
   const poller = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `${name}-poll` }, automountServiceAccountToken: false };
-  one(objects, 'RoleBinding').subjects.push({ kind: 'ServiceAccount', name: `${name}-poll` });
+  // The release's reader binding, not the migration queue's.
+  one(withoutQueue(objects), 'RoleBinding').subjects.push({ kind: 'ServiceAccount', name: `${name}-poll` });
   await kubectl(['apply', '-f', '-'], { namespace: NS, input: toYaml([poller, ...objects]) });
 }
 
