@@ -20,8 +20,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import {
-  getJson, inPool, cleanUp, deleteNamespaces, jobPods, kubectl, Manifest, namespaceName, now, RESTRICTED, ROOT, RUN_LABEL, RunResult, timing, toYaml,
-  waitFor,
+  getJson, inPool, cleanUp, deleteNamespaces, jobPods, kubectl, Manifest, namespaceName, now, RESTRICTED, ROOT, RUN_LABEL, RunResult, sleep, timing,
+  toYaml, waitFor,
 } from './support';
 
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
@@ -237,8 +237,22 @@ function expectNoImmutable(r: RunResult, what: string): void {
   expect({ what, code: r.code, stderr: r.stderr }).toEqual({ what, code: 0, stderr: expect.anything() });
 }
 
+/**
+ * `kubectl diff`, asked again a few times while it finds a difference.
+ *
+ * kubectl diff reads each live object first and dry-runs the patch after it. When a controller writes
+ * in between (the Deployment controller updating status while pods start), the two differ in
+ * `resourceVersion` and status only: CI saw exactly that once. A real difference between the manifests
+ * and the cluster shows on every try, so the last try's result is what the test asserts on.
+ */
 async function diffExit(namespace: string, mode: Mode, docs: Manifest[]): Promise<RunResult> {
-  return kubectl(['diff', ...mode === 'server' ? ['--server-side'] : [], '-f', '-'], { namespace, input: toYaml(docs), check: false });
+  const diff = () => kubectl(['diff', ...mode === 'server' ? ['--server-side'] : [], '-f', '-'], { namespace, input: toYaml(docs), check: false });
+  let result = await diff();
+  for (let retry = 1; retry <= 4 && result.code === 1; retry++) {
+    await sleep(1_000);
+    result = await diff();
+  }
+  return result;
 }
 
 /** The same release with a new tag on every app container image, for the variants whose pods do not run. */
