@@ -10,6 +10,8 @@
 # comes first: a failed migration fails the pipeline at once, with the Job's
 # reason and the end of its log, instead of after the whole timeout. Then it
 # waits for the rollout of each Deployment, StatefulSet and DaemonSet. Exits non-zero on any failure.
+# A contract step's Job is one of the Jobs: it completes only after the rollout,
+# so a failed contract step, or one that did not run, fails the pipeline too.
 # With -l, Jobs of earlier releases that were not pruned are waited for too.
 #
 # With -p SELECTOR (and -f), once the release is complete it prunes: it deletes
@@ -61,8 +63,8 @@ for job in "${jobs[@]}"; do
   fi
   if [[ $first == "$failed" ]]; then
     reason=$(kubectl get "${namespace[@]}" "$job" --output 'jsonpath={.status.conditions[?(@.type=="Failed")].reason}: {.status.conditions[?(@.type=="Failed")].message}')
-    echo "${job} failed: ${reason}. The end of its log:" >&2
-    kubectl logs "${namespace[@]}" --tail=20 "$job" >&2 || true
+    echo "${job} failed: ${reason}. The end of its containers' logs:" >&2
+    kubectl logs "${namespace[@]}" --all-containers --prefix --tail=20 "$job" >&2 || true
     exit 1
   fi
   echo "${job} is complete"

@@ -2,11 +2,12 @@ import { ApiObjectMetadataDefinition } from 'cdk8s';
 
 /**
  * Where an object stands in a release's order: what the migration reads
- * (ConfigMaps, Secrets), the waiters' RBAC, the migration Job, and the
- * workloads that wait for it.
+ * (ConfigMaps, Secrets), the waiters' RBAC, the migration Job, the
+ * workloads that wait for it, and the contract step's RBAC and Job, which
+ * wait for the workloads.
  * @internal
  */
-export type Stage = 'config' | 'rbac' | 'migration' | 'workload';
+export type Stage = 'config' | 'rbac' | 'migration' | 'workload' | 'contract-rbac' | 'contract';
 
 type StageAnnotations = { [stage in Stage]?: { [key: string]: string } };
 
@@ -58,13 +59,15 @@ export class Applier {
 
   /**
    * Argo CD sync waves: ConfigMaps, Secrets and RBAC in wave -2, the Job in
-   * wave -1, the workloads in wave 0 (with anything else). Argo CD waits for
+   * wave -1, the workloads in wave 0 (with anything else), a contract step's
+   * Job and RBAC in wave 1 (not a PostSync hook, which Argo CD would run again
+   * on every sync). Argo CD waits for
    * the Job to be healthy, that is complete, before it syncs the workloads, and
    * a failed Job fails the sync.
    */
   public static argoCd(): Applier {
     const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
-    return new Applier('argocd', { config: wave(-2), rbac: wave(-2), migration: wave(-1), workload: wave(0) });
+    return new Applier('argocd', { 'config': wave(-2), 'rbac': wave(-2), 'migration': wave(-1), 'workload': wave(0), 'contract-rbac': wave(1), 'contract': wave(1) });
   }
 
   /**
@@ -74,6 +77,9 @@ export class Applier {
    * Job), so Helm runs the Job to completion before it touches the
    * Deployment, and a failed Job fails the upgrade at once, with the
    * migration's log in Helm's output (`hook-output-log-policy: hook-failed`).
+   * A contract step and its RBAC become `post-install,post-upgrade` hooks
+   * (weights 0 and -10): Helm waits for the contract Job, whose own hold waits
+   * for the rollout, so the step is safe with or without `--wait`.
    * Hook resources are not part of the release: `helm uninstall` leaves them,
    * and old hashed ConfigMaps and Secrets and old Jobs stay until deleted.
    *
@@ -85,16 +91,18 @@ export class Applier {
    * @param options what Helm does with unchanged hooks on an upgrade
    */
   public static helm(options: HelmApplierOptions = {}): Applier {
-    const hook = (weight: number) => ({
-      'helm.sh/hook': 'pre-install,pre-upgrade',
+    const hook = (weight: number, when = 'pre') => ({
+      'helm.sh/hook': `${when}-install,${when}-upgrade`,
       'helm.sh/hook-weight': String(weight),
       // Helm 3 and 4 (pkg/action/hooks.go) delete a hook before creating it only under before-hook-creation, which is
       // also their default when no policy is given; any other policy leaves an existing hook to be created over.
       'helm.sh/hook-delete-policy': options.keepUnchangedHooks ? 'hook-failed' : 'before-hook-creation',
     });
     return new Applier('helm', {
-      config: hook(-10),
-      migration: { ...hook(0), 'helm.sh/hook-output-log-policy': 'hook-failed' },
+      'config': hook(-10),
+      'migration': { ...hook(0), 'helm.sh/hook-output-log-policy': 'hook-failed' },
+      'contract-rbac': hook(-10, 'post'),
+      'contract': { ...hook(0, 'post'), 'helm.sh/hook-output-log-policy': 'hook-failed' },
     });
   }
 
@@ -108,6 +116,14 @@ export class Applier {
    * @internal
    */
   public _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage): void {
-    for (const [key, value] of Object.entries(this.annotations[stage] ?? {})) metadata.addAnnotation(key, value);
+    for (const [key, value] of Object.entries(this._annotations(stage))) metadata.addAnnotation(key, value);
+  }
+
+  /**
+   * The annotations of one stage.
+   * @internal
+   */
+  public _annotations(stage: Stage): { [key: string]: string } {
+    return this.annotations[stage] ?? {};
   }
 }

@@ -6,6 +6,7 @@ import {
   addTokenVolume, dropAddressLabel, finishRender, mountToken, nextContainerPath, patch, podSeccompProfile, podSpecPath, SERVICE_ACCOUNT_PATH,
 } from './_pod-template';
 import { Applier, Stage } from './applier';
+import { Contract, CONTRACT_CONTAINER, ContractOptions, HOLD_CONTAINER } from './contract';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, annotateLibraryExceptions, OWN_PODS } from './exceptions';
 import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
@@ -116,6 +117,20 @@ export interface MigrationOptions {
    * @default - see `WaiterOptions`
    */
   readonly waiter?: WaiterOptions;
+
+  /**
+   * A contract step: a second Job of each release that runs once the release
+   * has fully rolled out, for the half of a zero-downtime schema change that
+   * the old version would not survive (drop the old column, add the NOT NULL).
+   * It runs in the migration's image, with its environment, files, sidecars
+   * and init containers, after an init container that holds it until every
+   * gated workload has all its replicas on this release's pod template and
+   * available, and no pod of an earlier release is left, terminating ones
+   * included. It never runs if the migration or the rollout fails, or if a
+   * later release replaces this one first. See docs/expand-contract.md.
+   * @default - none
+   */
+  readonly contract?: ContractOptions;
 
   /**
    * Long-running containers beside the migration, such as a database proxy
@@ -282,6 +297,7 @@ export class DatabaseMigration extends Construct {
 
   private readonly labels: { [key: string]: string };
   private readonly waiter: WaiterOptions;
+  private readonly contract?: Contract;
   private readonly gated: kplus.Workload[] = [];
   private reader?: { role: kplus.Role; binding: kplus.RoleBinding };
   /** Whether the Job is rendering: its own name is then a placeholder, left out of the hash. */
@@ -395,6 +411,20 @@ export class DatabaseMigration extends Construct {
         mountToken(this.job, container, TOKEN_VOLUME);
       }
 
+      if (props.contract !== undefined) {
+        const taken = [...this.job.initContainers, ...this.job.containers].map((c) => c.name).find((n) => [HOLD_CONTAINER, CONTRACT_CONTAINER].includes(n));
+        if (taken) throw new PropError('contract', `the contract Job's pod has a container named '${taken}' of its own: rename the sidecar or init container`);
+        this.contract = new Contract(this, {
+          name: this.name,
+          labels: this.labels,
+          renderJob: () => ApiObject.of(this.job).toJson(),
+          jobName: () => this.synthesizedJobName,
+          activeDeadlineSeconds: activeDeadline,
+          serviceAccount: queue.jobServiceAccount,
+          applier: this.applier,
+          annotate: (stage, ...resources) => this._annotate(stage, ...resources),
+        }, props.contract);
+      }
       if (props.configFile) {
         const key = posix.basename(props.configFile.path);
         const files = new kplus.ConfigMap(this, 'files', {
@@ -445,6 +475,21 @@ export class DatabaseMigration extends Construct {
     return hashedName(this.name, 'migrate', this.synthesisHash());
   }
 
+  /**
+   * Name of the contract step's Job, `<name>-contract-<hash>`, if the
+   * migration has a contract step. Read here, it reflects the Jobs as they are now.
+   */
+  public get contractJobName(): string | undefined {
+    if (!this.contract) return undefined;
+    const memo = this.memo;
+    this.memo = undefined;
+    try {
+      return this.contract.jobName;
+    } finally {
+      this.memo = memo;
+    }
+  }
+
   /** The workloads gated on this migration so far. */
   public get gatedWorkloads(): kplus.Workload[] {
     return [...this.gated];
@@ -488,6 +533,7 @@ export class DatabaseMigration extends Construct {
       throw new PropError(`${where}.metadata.namespace`, `(${workloadNamespace ?? 'unset'}) and the migration's (${jobNamespace ?? 'unset'}) must `
         + 'both be set to gate across namespaces, so that the waiter and the RoleBinding can name the Job\'s; or leave both unset');
     }
+    this.contract?.gate(workload, where, jobNamespace);
     addWaiter(workload, {
       migrationName: this.name,
       jobName: () => this.synthesizedJobName,

@@ -60,6 +60,18 @@ export function fitName(value: string, max: number = MAX_NAME_LENGTH): string {
 export const MANAGED_BY = 'cdk8s';
 
 /**
+ * The label that ties objects to the release of a migration: its value is the
+ * name of that migration's Job. A contract step's Job carries it, and so do
+ * the pods of workloads gated on a migration that has a contract step.
+ */
+export const RELEASE_LABEL = 'cdk8s-migrated-app.github.io/release';
+
+/** A label key as a field of a kubectl jsonpath: its dots escaped. */
+export function jsonpathKey(key: string): string {
+  return key.replace(/\./g, '\\.');
+}
+
+/**
  * The recommended `app.kubernetes.io/*` labels. All objects of one application
  * share `instance`, so `kubectl apply --prune -l app.kubernetes.io/instance=NAME` works.
  */

@@ -1,7 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { addTokenVolume } from './_pod-template';
-import { suffixedName } from './naming';
+import { jsonpathKey, RELEASE_LABEL, suffixedName } from './naming';
 import { addKubectlContainer, WaiterOptions } from './waiter';
 
 /*
@@ -47,18 +47,23 @@ export const JOB_ENDED_JSONPATH = '{.status.conditions[ ?(@.type=="Complete"),?(
 
 /**
  * One line per migration Job of the app: its `creationTimestamp`, its name,
- * and the types of its conditions that are `True`. A kubectl jsonpath, not a
+ * `r=` and the release it belongs to (the label that a contract step's Job
+ * carries, empty on a migration's own Job), and the types of its conditions
+ * that are `True`. A kubectl jsonpath, not a
  * go-template: the manifests may be copied into a Helm chart's `templates/`,
  * where `{{` would be Helm's. RFC 3339 timestamps in UTC, as the API server
  * writes them, sort as strings in time order.
  */
-const LIST_JSONPATH = '{range .items[*]}{.metadata.creationTimestamp} {.metadata.name} {.status.conditions[?(@.status=="True")].type}{"\\n"}{end}';
+const LIST_JSONPATH = `{range .items[*]}{.metadata.creationTimestamp} {.metadata.name} r={.metadata.labels.${jsonpathKey(RELEASE_LABEL)}} {.status.conditions[?(@.status=="True")].type}{"\\n"}{end}`;
 
 /**
  * The queue, in bash: list the app's migration Jobs, find the earlier ones
  * that have not ended, and wait on them (a watch, not a poll) for at most 30
  * seconds before listing again, in case one was deleted, or deleted and
- * created again (it is then later than this Job). A failed `kubectl get`
+ * created again (it is then later than this Job). A migration's Job and its
+ * contract step's Job are one release: neither waits for the other (the
+ * contract step waits for the release's rollout instead, which waits for the
+ * migration). A failed `kubectl get`
  * (RBAC, the API server gone) fails the container, and so this Job, loudly.
  * The Job's activeDeadlineSeconds bounds the whole wait.
  */
@@ -67,13 +72,15 @@ waiting=
 while :; do
   list=$(kubectl get jobs --selector="$SELECTOR" --output=jsonpath="$LIST")
   mine=
-  while read -r created name conditions; do
-    if [ "$name" = "$JOB_NAME" ]; then mine="$created $name"; fi
+  while read -r created name release conditions; do
+    if [ "$name" = "$JOB_NAME" ]; then mine="$created $name"; release=\${release#r=}; my_release=\${release:-$name}; fi
   done <<<"$list"
   if [ -z "$mine" ]; then echo "job/$JOB_NAME is not among the migrations of $INSTANCE: was it deleted?" >&2; exit 1; fi
   earlier=()
-  while read -r created name conditions; do
+  while read -r created name release conditions; do
     case " $conditions " in *" Complete "* | *" Failed "*) continue ;; esac
+    release=\${release#r=}
+    if [ "\${release:-$name}" = "$my_release" ]; then continue; fi
     if [[ "$created $name" < "$mine" ]]; then earlier+=("job/$name"); fi
   done <<<"$list"
   if [ \${#earlier[@]} -eq 0 ]; then echo "no earlier migration of $INSTANCE is running: starting"; exit 0; fi
@@ -81,6 +88,11 @@ while :; do
   kubectl wait "\${earlier[@]}" --for="jsonpath=$ENDED=True" --timeout=30s >/dev/null 2>&1 || true
 done
 `;
+
+/** The label selector of an app's migration Jobs, its contract steps' included. */
+export function jobSelector(instance: string): string {
+  return `app.kubernetes.io/instance=${instance},app.kubernetes.io/component=migration`;
+}
 
 /** The stable name of the queue's ServiceAccount, Role and RoleBinding: one set per app, shared by every release. */
 export function queueName(migrationName: string): string {
@@ -132,7 +144,7 @@ export function addQueueContainer(job: kplus.Job, instance: string, image: strin
     args: [SCRIPT],
     env: {
       INSTANCE: kplus.EnvValue.fromValue(instance),
-      SELECTOR: kplus.EnvValue.fromValue(`app.kubernetes.io/instance=${instance},app.kubernetes.io/component=migration`),
+      SELECTOR: kplus.EnvValue.fromValue(jobSelector(instance)),
       // Set by the Job controller on its pods since Kubernetes 1.27.
       JOB_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_LABEL, { key: 'batch.kubernetes.io/job-name' }),
       LIST: kplus.EnvValue.fromValue(LIST_JSONPATH),

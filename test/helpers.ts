@@ -3,7 +3,8 @@ import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { Manifest, ofKind, podSpecs, QUEUE_RBAC, WAITER, waitedJob } from './manifests';
+import { CONTRACT_RBAC, Manifest, ofKind, podSpecs, QUEUE_RBAC, WAITER, waitedJob } from './manifests';
+import { CONTRACT_CONTAINER, HOLD_CONTAINER } from '../src/contract';
 import { QUEUE_CONTAINER } from '../src/queue';
 
 export { Manifest, ofKind, one, podSpecs, PodSpecOf, waitedJob, withoutLintNotes, withoutQueue } from './manifests';
@@ -195,6 +196,15 @@ export function expectLeastPrivilege(objects: Manifest[]): void {
   expect({ waited, readable: waited.filter((j) => readable.includes(j)) }).toEqual({ waited, readable: waited });
   if (waited.length === 0) expect([...roles, ...ofKind(objects, 'RoleBinding')].filter((o) => !QUEUE_RBAC.test(o.metadata.name))).toEqual([]);
   for (const role of roles) {
+    if (CONTRACT_RBAC.test(role.metadata.name)) {
+      // A contract step's hold: list pods, and get the gated workloads by name; named like its Job.
+      expect(jobs).toContain(role.metadata.name);
+      const [pods, ...workloads] = role.rules;
+      expect(pods).toEqual({ apiGroups: [''], resources: ['pods'], verbs: ['list'] });
+      expect(workloads.length).toBeGreaterThan(0);
+      for (const w of workloads) expect([w.apiGroups, w.verbs, w.resourceNames.length]).toEqual([['apps'], ['get'], 1]);
+      continue;
+    }
     expect(role.rules).toHaveLength(1);
     const [rule] = role.rules;
     expect(rule.apiGroups).toEqual(['batch']);
@@ -234,7 +244,9 @@ export function expectOnlyWaiterHasToken(objects: Manifest[]): void {
       const mountsToken = (c.volumeMounts ?? []).some((m: any) => tokenVolumes.includes(m.name));
       const isInit = (spec.initContainers ?? []).includes(c);
       const allowed = isJob
-        ? (c.name === 'migrate' && !isInit && ownIdentity) || (c.name === QUEUE_CONTAINER && isInit && spec.initContainers[0] === c)
+        ? (['migrate', CONTRACT_CONTAINER].includes(c.name) && !isInit && ownIdentity)
+          || (c.name === QUEUE_CONTAINER && isInit && spec.initContainers[0] === c)
+          || (c.name === HOLD_CONTAINER && isInit && spec.initContainers[1] === c)
         : WAITER.test(c.name) && isInit;
       expect({ at, container: c.name, mountsToken }).toEqual({ at, container: c.name, mountsToken: allowed });
     }

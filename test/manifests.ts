@@ -29,6 +29,9 @@ export function podSpecs(objects: Manifest[]): PodSpecOf[] {
 /** The ServiceAccount, Role and RoleBinding of a migration queue, one set per app, shared by its releases. */
 export const QUEUE_RBAC = /-migrate-queue$/;
 
+/** The names of a contract step's Job, Role and RoleBinding. */
+export const CONTRACT_RBAC = /-contract-[0-9a-f]{10}$/;
+
 /** The objects but a migration queue's: what one release adds. */
 export function withoutQueue(objects: Manifest[]): Manifest[] {
   return objects.filter((o) => !QUEUE_RBAC.test(o.metadata.name));

@@ -58,10 +58,10 @@ esac
     const r = run(['-f', 'dist/'], { Complete: 'never', Failed: '0.2' });
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('job.batch/shop-migrate-abc failed: BackoffLimitExceeded: Job has reached the specified backoff limit. '
-      + 'The end of its log:\nMigration failed: pq: could not create unique index');
-    expect(r.calls).toContain('logs --tail=20 job.batch/shop-migrate-abc');
+      + 'The end of its containers\' logs:\nMigration failed: pq: could not create unique index');
+    expect(r.calls).toContain('logs --all-containers --prefix --tail=20 job.batch/shop-migrate-abc');
     expect(r.calls.filter((c) => c.startsWith('rollout'))).toEqual([]);
-    expect(run(['-n', 'shop', '-f', 'dist/'], { Complete: 'never', Failed: '0' }).calls).toContain('logs --namespace shop --tail=20 job.batch/shop-migrate-abc');
+    expect(run(['-n', 'shop', '-f', 'dist/'], { Complete: 'never', Failed: '0' }).calls).toContain('logs --namespace shop --all-containers --prefix --tail=20 job.batch/shop-migrate-abc');
   });
 
   test('fails when neither condition arrives in time', () => {

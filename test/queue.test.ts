@@ -117,53 +117,66 @@ describe('the queue\'s script', () => {
   const wait = (...jobs: string[]) => `${jobs.map((j) => `job/${j}`).join(' ')} --for=jsonpath=${JOB_ENDED_JSONPATH}=True --timeout=30s`;
 
   test('starts at once when no earlier migration is running', () => {
-    const r = runQueue('shop-migrate-b', [[`${T1} shop-migrate-a SuccessCriteriaMet Complete`, `${T2} shop-migrate-b `]]);
+    const r = runQueue('shop-migrate-b', [[`${T1} shop-migrate-a r= SuccessCriteriaMet Complete`, `${T2} shop-migrate-b r= `]]);
     expect([r.status, r.waits]).toEqual([0, []]);
     expect(r.out).toContain('no earlier migration of shop is running: starting');
   });
 
   test('waits for an earlier running one, then starts once it has ended', () => {
     const r = runQueue('shop-migrate-b', [
-      [`${T1} shop-migrate-a `, `${T2} shop-migrate-b `],
-      [`${T1} shop-migrate-a FailureTarget Failed`, `${T2} shop-migrate-b `],
+      [`${T1} shop-migrate-a r= `, `${T2} shop-migrate-b r= `],
+      [`${T1} shop-migrate-a r= FailureTarget Failed`, `${T2} shop-migrate-b r= `],
     ]);
     expect([r.status, r.waits]).toEqual([0, [wait('shop-migrate-a')]]);
     expect(r.out).toContain('waiting for job/shop-migrate-a to complete or fail');
   });
 
   test('ignores later Jobs, which wait for it: a queue of three is first come, first served', () => {
-    const jobs = [`${T1} shop-migrate-c `, `${T2} shop-migrate-a `, `${T3} shop-migrate-b `];
+    const jobs = [`${T1} shop-migrate-c r= `, `${T2} shop-migrate-a r= `, `${T3} shop-migrate-b r= `];
     expect(runQueue('shop-migrate-c', [jobs]).waits).toEqual([]);
-    expect(runQueue('shop-migrate-a', [jobs, [`${T1} shop-migrate-c Complete`, ...jobs.slice(1)]]).waits).toEqual([wait('shop-migrate-c')]);
-    expect(runQueue('shop-migrate-b', [jobs, [`${T1} shop-migrate-c Complete`, `${T2} shop-migrate-a Complete`, jobs[2]]]).waits)
+    expect(runQueue('shop-migrate-a', [jobs, [`${T1} shop-migrate-c r= Complete`, ...jobs.slice(1)]]).waits).toEqual([wait('shop-migrate-c')]);
+    expect(runQueue('shop-migrate-b', [jobs, [`${T1} shop-migrate-c r= Complete`, `${T2} shop-migrate-a r= Complete`, jobs[2]]]).waits)
       .toEqual([wait('shop-migrate-c', 'shop-migrate-a')]);
   });
 
   test('breaks a tie of creation times by name, the same way for both Jobs', () => {
-    const jobs = [`${T1} shop-migrate-b `, `${T1} shop-migrate-a `];
+    const jobs = [`${T1} shop-migrate-b r= `, `${T1} shop-migrate-a r= `];
     expect(runQueue('shop-migrate-a', [jobs]).waits).toEqual([]);
-    expect(runQueue('shop-migrate-b', [jobs, [`${T1} shop-migrate-b `, `${T1} shop-migrate-a Complete`]]).waits).toEqual([wait('shop-migrate-a')]);
+    expect(runQueue('shop-migrate-b', [jobs, [`${T1} shop-migrate-b r= `, `${T1} shop-migrate-a r= Complete`]]).waits).toEqual([wait('shop-migrate-a')]);
   });
 
   test('a FailureTarget or SuccessCriteriaMet alone is not the end: its pod may still run', () => {
     const r = runQueue('shop-migrate-b', [
-      [`${T1} shop-migrate-a FailureTarget`, `${T2} shop-migrate-b `],
-      [`${T1} shop-migrate-a SuccessCriteriaMet`, `${T2} shop-migrate-b `],
-      [`${T1} shop-migrate-a SuccessCriteriaMet Complete`, `${T2} shop-migrate-b `],
+      [`${T1} shop-migrate-a r= FailureTarget`, `${T2} shop-migrate-b r= `],
+      [`${T1} shop-migrate-a r= SuccessCriteriaMet`, `${T2} shop-migrate-b r= `],
+      [`${T1} shop-migrate-a r= SuccessCriteriaMet Complete`, `${T2} shop-migrate-b r= `],
     ]);
     expect([r.status, r.waits]).toEqual([0, [wait('shop-migrate-a'), wait('shop-migrate-a')]]);
   });
 
   test('lists again after each wait: an earlier Job deleted, or deleted and created again later, no longer holds it', () => {
     const r = runQueue('shop-migrate-b', [
-      [`${T1} shop-migrate-a `, `${T2} shop-migrate-b `],
-      [`${T2} shop-migrate-b `, `${T3} shop-migrate-a `],
+      [`${T1} shop-migrate-a r= `, `${T2} shop-migrate-b r= `],
+      [`${T2} shop-migrate-b r= `, `${T3} shop-migrate-a r= `],
     ]);
     expect([r.status, r.waits]).toEqual([0, [wait('shop-migrate-a')]]);
   });
 
+  test('a migration and the contract step of its release never wait for each other, whichever was created first', () => {
+    const jobs = [`${T1} shop-contract-a r=shop-migrate-b `, `${T2} shop-migrate-b r= `];
+    expect(runQueue('shop-migrate-b', [jobs])).toMatchObject({ status: 0, waits: [] });
+    expect(runQueue('shop-contract-a', [jobs])).toMatchObject({ status: 0, waits: [] });
+  });
+
+  test('a contract step waits for an earlier release\'s Jobs, and the next release\'s migration waits for it', () => {
+    const jobs = [`${T1} shop-migrate-a r= Complete`, `${T1} shop-contract-a r=shop-migrate-a `, `${T2} shop-migrate-b r= `, `${T3} shop-contract-b r=shop-migrate-b `];
+    const a = [`${T1} shop-migrate-a r= Complete`, `${T1} shop-contract-a r=shop-migrate-a Complete`, ...jobs.slice(2)];
+    expect(runQueue('shop-migrate-b', [jobs, a]).waits).toEqual([wait('shop-contract-a')]);
+    expect(runQueue('shop-contract-b', [jobs, a]).waits).toEqual([wait('shop-contract-a')]);
+  });
+
   test('fails loudly when its own Job is not listed', () => {
-    const r = runQueue('shop-migrate-x', [[`${T1} shop-migrate-a `]]);
+    const r = runQueue('shop-migrate-x', [[`${T1} shop-migrate-a r= `]]);
     expect(r.status).toBe(1);
     expect(r.out).toContain('job/shop-migrate-x is not among the migrations of shop: was it deleted?');
   });
