@@ -412,7 +412,8 @@ export class DatabaseMigration extends Construct {
       }
 
       if (props.contract !== undefined) {
-        const taken = [...this.job.initContainers, ...this.job.containers].map((c) => c.name).find((n) => [HOLD_CONTAINER, CONTRACT_CONTAINER].includes(n));
+        const taken = [...this.job.initContainers, ...this.job.containers].map((c) => c.name)
+          .find((n) => [HOLD_CONTAINER, CONTRACT_CONTAINER].includes(n));
         if (taken) throw new PropError('contract', `the contract Job's pod has a container named '${taken}' of its own: rename the sidecar or init container`);
         this.contract = new Contract(this, {
           name: this.name,
