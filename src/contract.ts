@@ -76,7 +76,7 @@ const JSONPATHS = {
   JOBS: '{range .items[*]}{.metadata.creationTimestamp} {.metadata.name} {.status.conditions[?(@.status=="True")].type}{"\\n"}{end}',
   STATUS: '{.metadata.generation}|{.status.observedGeneration}|{.spec.replicas}|{.status.replicas}|{.status.updatedReplicas}|'
     + `{.status.availableReplicas}|{.spec.template.metadata.labels.${RELEASE_KEY}}|{.status.conditions[?(@.reason=="ProgressDeadlineExceeded")].type}`,
-  PODS: `{range .items[*]}{.metadata.labels.${RELEASE_KEY}} {.metadata.name}{"\\n"}{end}`,
+  PODS: `{range .items[*]}{.metadata.name} {.metadata.labels.${RELEASE_KEY}}{"\\n"}{end}`,
 };
 
 /**
@@ -86,9 +86,17 @@ const JSONPATHS = {
  */
 const HOLD_SCRIPT = `set -eu
 said=
+# bash alone, no grep or sleep: the waiter's image must have bash and kubectl, nothing more.
+pause() { read -rt 1 <> <(:) || :; }
+job_line() {
+  local created name conditions
+  while read -r created name conditions; do
+    if [ "$name" = "$1" ]; then echo "$created $name $conditions"; return; fi
+  done <<<"$jobs"
+}
 while :; do
   jobs=$(kubectl get jobs --selector="$SELECTOR" --output=jsonpath="$JOBS")
-  expand=$(grep -E "^[^ ]+ $RELEASE( |$)" <<<"$jobs" || true)
+  expand=$(job_line "$RELEASE")
   if [ -z "$expand" ]; then echo "job/$RELEASE, the migration of this release, is gone: the contract step does not run" >&2; exit 1; fi
   read -r created name _ <<<"$expand"
   mine="$created $name"
@@ -99,7 +107,8 @@ while :; do
     IFS='|' read -r generation observed wanted current updated available release failed <<<"$status"
     if [ -z "$generation" ]; then waiting+=("$workload to be created"); continue; fi
     if [ "$release" != "$RELEASE" ]; then
-      other=$(grep -E "^[^ ]+ \${release:-none}( |$)" <<<"$jobs" || true)
+      other=
+      if [ -n "$release" ]; then other=$(job_line "$release"); fi
       read -r created name _ <<<"$other"
       if [ -n "$other" ] && [[ "$created $name" > "$mine" ]]; then
         echo "$workload runs a later release (job/$release): this contract step is superseded and does not run" >&2; exit 1
@@ -113,12 +122,14 @@ while :; do
     fi
     pods=$(kubectl get pods --selector="$selector" --output=jsonpath="$PODS")
     old=0
-    if [ -n "$pods" ]; then old=$(grep -cv "^$RELEASE " <<<"$pods" || true); fi
+    while read -r pod release; do
+      if [ -n "$pod" ] && [ "$release" != "$RELEASE" ]; then old=$((old + 1)); fi
+    done <<<"$pods"
     if [ "$old" -gt 0 ]; then waiting+=("$old pod(s) of $workload from an earlier release to be gone"); fi
   done <<<"$WORKLOADS"
   if [ \${#waiting[@]} -eq 0 ]; then echo "the release of job/$RELEASE has rolled out and no earlier pod is left: starting the contract step"; exit 0; fi
   if [ "\${waiting[*]}" != "$said" ]; then said="\${waiting[*]}"; echo "waiting for $said"; fi
-  sleep 1
+  pause
 done
 `;
 

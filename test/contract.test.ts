@@ -195,7 +195,9 @@ test('two gated workloads, a StatefulSet among them: the hold waits for both, an
 /**
  * Runs the hold's script with a stand-in kubectl that answers `get jobs`,
  * `get <workload>` and `get pods` from lists of answers (the last one again
- * once they run out), and a `sleep` that returns at once.
+ * once they run out). The PATH holds nothing else: the script must need
+ * bash and kubectl only, as in the kubectl image. It pauses a second
+ * between polls.
  */
 function runHold(answers: { jobs: string[][]; status: string[]; pods: string[][] }, exit: { status?: number } = {}) {
   const { pod } = render();
@@ -206,8 +208,9 @@ function runHold(answers: { jobs: string[][]; status: string[]; pods: string[][]
     write('jobs', answers.jobs.map((l) => l.map((x) => `${x}\n`).join('')));
     write('status', answers.status);
     write('pods', answers.pods.map((l) => l.map((x) => `${x}\n`).join('')));
-    const next = (what: string, count: number) => `n=$(cat "$dir/${what}.n" 2>/dev/null || echo 0); f="$dir/${what}-$n"; [ -f "$f" ] || f="$dir/${what}-${count - 1}"; `
-      + `echo $((n + 1)) > "$dir/${what}.n"; cat "$f"`;
+    // Builtins only: the script's PATH has nothing but this stub.
+    const next = (what: string, count: number) => `n=0; [ -f "$dir/${what}.n" ] && read -r n < "$dir/${what}.n"; f="$dir/${what}-$n"; `
+      + `[ -f "$f" ] || f="$dir/${what}-${count - 1}"; echo $((n + 1)) > "$dir/${what}.n"; printf '%s' "$(<"$f")"; echo`;
     writeFileSync(join(dir, 'kubectl'), [
       '#!/bin/bash',
       `dir=${dir}`,
@@ -218,10 +221,9 @@ function runHold(answers: { jobs: string[][]; status: string[]; pods: string[][]
       `  deployment/*) ${next('status', answers.status.length)} ;;`,
       'esac',
     ].join('\n'));
-    writeFileSync(join(dir, 'sleep'), '#!/bin/bash\n');
-    for (const f of ['kubectl', 'sleep']) chmodSync(join(dir, f), 0o755);
-    const env = { ...envOf(hold), RELEASE: 'shop-migrate-b', PATH: `${dir}:${process.env.PATH}` };
-    const run = spawnSync('bash', ['-c', hold.args[0]], { env, encoding: 'utf8', timeout: 10_000 });
+    chmodSync(join(dir, 'kubectl'), 0o755);
+    const env = { ...envOf(hold), RELEASE: 'shop-migrate-b', PATH: dir };
+    const run = spawnSync('/bin/bash', ['-c', hold.args[0]], { env, encoding: 'utf8', timeout: 20_000 });
     return { status: run.status, out: run.stdout + run.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -240,7 +242,7 @@ describe('the hold\'s script', () => {
     const r = runHold({
       jobs: [JOBS],
       status: ['2|1|2|2|0|2|shop-migrate-b|', '2|2|2|3|1|2|shop-migrate-b|', DONE],
-      pods: [['shop-migrate-b shop-new-1', 'shop-migrate-b shop-new-2', 'shop-migrate-a shop-old-1'], ['shop-migrate-b shop-new-1', 'shop-migrate-b shop-new-2']],
+      pods: [['shop-new-1 shop-migrate-b', 'shop-new-2 shop-migrate-b', 'shop-old-1 shop-migrate-a'], ['shop-new-1 shop-migrate-b', 'shop-new-2 shop-migrate-b']],
     });
     expect(r.status).toBe(0);
     expect(r.out.trim().split('\n')).toEqual([
@@ -252,7 +254,7 @@ describe('the hold\'s script', () => {
   });
 
   test('a pod without the release label is from before the contract step: it counts as earlier', () => {
-    const r = runHold({ jobs: [JOBS], status: [DONE], pods: [[' shop-old-1', 'shop-migrate-b shop-new-1'], ['shop-migrate-b shop-new-1']] });
+    const r = runHold({ jobs: [JOBS], status: [DONE], pods: [['shop-old-1 ', 'shop-new-1 shop-migrate-b'], ['shop-new-1 shop-migrate-b']] });
     expect([r.status, r.out]).toEqual([0, expect.stringContaining('waiting for 1 pod(s) of deployment/shop from an earlier release to be gone')]);
   });
 
@@ -264,7 +266,7 @@ describe('the hold\'s script', () => {
   });
 
   test('scaled to zero: starts once no pod is left', () => {
-    expect(runHold({ jobs: [JOBS], status: ['3|3|0||||shop-migrate-b|'], pods: [['shop-migrate-a shop-old-1'], []] }).status).toBe(0);
+    expect(runHold({ jobs: [JOBS], status: ['3|3|0||||shop-migrate-b|'], pods: [['shop-old-1 shop-migrate-a'], []] }).status).toBe(0);
   });
 
   test('the release\'s migration failed: fails, and the contract step never runs', () => {

@@ -89,15 +89,16 @@ function runQueue(job: string, lists: string[][]) {
     writeFileSync(join(dir, 'kubectl'), [
       '#!/bin/bash',
       `dir=${dir}`,
-      'n=$(cat "$dir/calls" 2>/dev/null || echo 0)',
+      'n=0; [ -f "$dir/calls" ] && read -r n < "$dir/calls"',
       'case "$1" in',
-      `  get) f="$dir/list-$n"; [ -f "$f" ] || f="$dir/list-${lists.length - 1}"; echo $((n + 1)) > "$dir/calls"; cat "$f" ;;`,
+      `  get) f="$dir/list-$n"; [ -f "$f" ] || f="$dir/list-${lists.length - 1}"; echo $((n + 1)) > "$dir/calls"; printf '%s\\n' "$(<"$f")" ;;`,
       '  wait) shift; echo "$*" >> "$dir/waits" ;;',
       'esac',
     ].join('\n'));
     chmodSync(join(dir, 'kubectl'), 0o755);
-    const env = { ...envOf(queue), JOB_NAME: job, PATH: `${dir}:${process.env.PATH}` };
-    const run = spawnSync('bash', ['-c', queue.args[0]], { env, encoding: 'utf8', timeout: 10_000 });
+    // Nothing but the stub on the PATH: the script must need bash and kubectl only, as in the kubectl image.
+    const env = { ...envOf(queue), JOB_NAME: job, PATH: dir };
+    const run = spawnSync('/bin/bash', ['-c', queue.args[0]], { env, encoding: 'utf8', timeout: 10_000 });
     let waits: string[] = [];
     try {
       waits = readFileSync(join(dir, 'waits'), 'utf8').trim().split('\n');
