@@ -1,10 +1,10 @@
 /**
  * Release benchmark, on the e2e cluster's real node: the scenarios of
- * test/e2e/load.e2e.test.ts (the shop on PostgreSQL, sql-migrate or the
+ * test/e2e/load.e2e.test.ts and contract.e2e.test.ts (the shop on PostgreSQL, sql-migrate or the
  * framework's migrator, the load generator sending requests through the
  * Service all the while), with their figures printed instead of asserted.
  *
- *   npm run bench:release                  # 50 requests/s, every scenario (about 4 min)
+ *   npm run bench:release                  # 50 requests/s, every scenario (about 6 min)
  *   npm run bench:release -- --quick       # 10 requests/s, the rolling releases only: CI's check that it still runs
  *   npm run bench:release -- --rate 100
  *
@@ -21,7 +21,7 @@
  */
 import { cleanUp, createNamespaces, useCluster } from '../test/e2e/support';
 import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
-import { rollingReleases, Step, stopTheWorld, twoWorkloads } from '../test/e2e/support/shop';
+import { expandContract, rollingReleases, Step, stopTheWorld, twoWorkloads } from '../test/e2e/support/shop';
 
 function parseArgs(argv: string[]): { quick: boolean; rate: number } {
   const quick = argv.includes('--quick');
@@ -52,12 +52,16 @@ async function main(): Promise<void> {
   await createNamespaces('rolling');
   await rollingReleases('rolling', o.rate, onStep);
   if (!o.quick) {
-    await createNamespaces('stw', 'two');
+    await createNamespaces('stw', 'two', 'contract');
     const stw = await stopTheWorld('stw', o.rate, onStep);
     await twoWorkloads('two', o.rate, onStep);
     const u = stw.upgrade;
     process.stdout.write(`stop the world: downtime (last answer of 1 -> first of 2) ${seconds(u.downtimeMs)} s; `
       + `the migration itself ${seconds(u.migrationEndedAt - u.migrationStartedAt)} s (the database's clock)\n`);
+    const c = (await expandContract('contract', o.rate, onStep)).contracted;
+    const lastGone = Math.max(...c.oldPodsGoneAt);
+    process.stdout.write(`expand and contract: first new pod ready -> last old pod gone ${seconds(lastGone - Math.min(...c.newPodsReadyAt))} s; `
+      + `last old pod gone -> contract step applied ${seconds(c.contractApplied[0].at - lastGone)} s (the database's clock)\n`);
   }
   const head = ['step', 'requests', 'failed', 'p99 ms', 'apply -> all new ready s', 'Job created -> done s', 'Complete -> first ready s'];
   process.stdout.write(`\nbench:release, ${o.rate} requests/s, Kubernetes ${cluster.info.E2E_K8S_VERSION} (${o.quick ? 'quick' : 'full'})\n\n`);

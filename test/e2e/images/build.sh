@@ -25,7 +25,7 @@
 #                Security level declare: a pod that sets runAsNonRoot without a
 #                runAsUser then runs (the kubelet refuses it for an image whose
 #                user is root, or not numeric).
-#   shop-N.tar   e2e.local/shop:N.0.0, N = 1..4   the release tests' web app: ./shop
+#   shop-N.tar   e2e.local/shop:N.0.0, N = 1..5   the release tests' web app: ./shop
 #                (ENTRYPOINT ["/bin/shop"], CMD ["serve"], SHOP_VERSION=N), sql-migrate
 #                (built by ../build.sh from ../sql-migrate) and release N's
 #                migrations in /migrations; USER 65532:65532
@@ -63,8 +63,10 @@ EXAMPLE_COMMANDS=(/bin/example /bin/php /bin/python /bin/gunicorn /app/orders /a
 TCPPROXY_IMAGE="e2e.local/tcpproxy:1.0.0"
 GIT_IMAGE="e2e.local/git:1.0.0"
 # Release N of the shop, and the migrations its image holds: release 3's
-# fails; release 4 replaces it with a fixed one.
-SHOP_RELEASES=(1 2 3 4)
+# fails; release 4 replaces it with a fixed one; release 5 stops using the
+# column `note`, and holds the contract step that drops it (/contract), and a
+# contract step that fails (/contract-broken).
+SHOP_RELEASES=(1 2 3 4 5)
 SHOP_IMAGES=("${SHOP_RELEASES[@]/#/e2e.local/shop:}")
 SHOP_IMAGES=("${SHOP_IMAGES[@]/%/.0.0}")
 shop_migrations() {
@@ -72,7 +74,7 @@ shop_migrations() {
     1) echo 1_orders.sql ;;
     2) echo 1_orders.sql 2_note.sql ;;
     3) echo 1_orders.sql 2_note.sql 3_unique_item.sql ;;
-    4) echo 1_orders.sql 2_note.sql 3_sku.sql ;;
+    4 | 5) echo 1_orders.sql 2_note.sql 3_sku.sql ;;
   esac
 }
 IMAGES=(pause kubectl migrate app example tcpproxy git "${SHOP_RELEASES[@]/#/shop-}")
@@ -108,6 +110,10 @@ spec() {
     shop-*)
       local v="${1#shop-}" m files=""
       for m in $(shop_migrations "$v"); do files+="-file /migrations/$m=$HERE/shop/migrations/$m:0644 "; done
+      if [[ $v == 5 ]]; then
+        files+="-file /contract/5_drop_note.sql=$HERE/shop/contract/5_drop_note.sql:0644 "
+        files+="-file /contract-broken/5_broken.sql=$HERE/shop/contract/5_broken.sql:0644 "
+      fi
       echo "-name e2e.local/shop:$v.0.0 -file /bin/shop=@BIN@/shop:0755 -file /bin/sql-migrate=$SQL_MIGRATE:0755" \
         "$files-file /etc/passwd=$HERE/rootfs/etc/passwd:0644 -file /etc/group=$HERE/rootfs/etc/group:0644" \
         "-dir /tmp:1777 -env PATH=/bin -env SHOP_VERSION=$v -entrypoint [\"/bin/shop\"] -cmd [\"serve\"]" \

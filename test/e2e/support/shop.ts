@@ -19,7 +19,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { imagesEnv } from './harness';
 import {
-  ApiWatch, cluster, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start, synthChart,
+  ApiWatch, cluster, condition, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start, synthChart,
   SMALL, toYaml, waitFor, waitForRelease,
 } from './index';
 import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../../src';
@@ -79,10 +79,23 @@ export const SHOP = 'shop';
 export const SHOP_SELECTOR = `app.kubernetes.io/instance=${SHOP},app.kubernetes.io/component=app`;
 export const DBCONFIG_PATH = '/etc/sql-migrate/dbconfig.yml';
 /** sql-migrate's config: the password comes from the environment (sql-migrate expands `${VAR}` in `datasource`). */
+const DATASOURCE = 'host=${PGHOST} dbname=${PGDATABASE} user=${PGUSER} password=${PGPASSWORD} sslmode=disable';
+
+/** sql-migrate's environments: the migrations, and release 5's contract steps (each its own table: sql-migrate refuses a table that records a file it does not have). */
 export const DBCONFIG = `production:
   dialect: postgres
-  datasource: host=\${PGHOST} dbname=\${PGDATABASE} user=\${PGUSER} password=\${PGPASSWORD} sslmode=disable
+  datasource: ${DATASOURCE}
   dir: /migrations
+contract:
+  dialect: postgres
+  datasource: ${DATASOURCE}
+  dir: /contract
+  table: gorp_contract
+contract-broken:
+  dialect: postgres
+  datasource: ${DATASOURCE}
+  dir: /contract-broken
+  table: gorp_contract_broken
 `;
 
 export type Migrator = 'sql-migrate' | 'framework';
@@ -93,6 +106,10 @@ export interface ShopOptions {
   readonly strategy?: kplus.DeploymentStrategy;
   /** Also gate a worker Deployment `shop-worker` (the same image) on the migration. */
   readonly worker?: boolean;
+  /** A contract step: sql-migrate up in this environment of DBCONFIG (release 5's image holds its files). */
+  readonly contract?: 'contract' | 'contract-broken';
+  /** How long the app keeps serving after SIGTERM (the shop's default is 3s). */
+  readonly shutdownDelay?: string;
 }
 
 /** Release `n` (1-4) of the shop, against `db`. */
@@ -109,7 +126,9 @@ export function shopRelease(db: Database, n: number, options: ShopOptions = {}):
     config: { PGHOST: db.host, PGDATABASE: db.name, PGUSER: db.name, PGSSLMODE: 'disable' },
     secretValues: { PGPASSWORD: db.password },
     progressDeadline: Duration.seconds(150),
+    args: options.shutdownDelay ? ['serve', `--shutdown-delay=${options.shutdownDelay}`] : undefined,
     migration: {
+      contract: options.contract ? { command: ['/bin/sql-migrate', 'up', `-config=${DBCONFIG_PATH}`, `-env=${options.contract}`] } : undefined,
       ...(options.migrator ?? 'sql-migrate') === 'sql-migrate'
         ? { command: ['/bin/sql-migrate', 'up', `-config=${DBCONFIG_PATH}`, '-env=production'], configFile: { path: DBCONFIG_PATH, content: DBCONFIG } }
         : { args: ['migrate'] },
@@ -485,4 +504,94 @@ export async function overlappingReleases(namespace: string, rate: number, onSte
   const overlap: Overlap = { ...await step('overlap: 2, then 4 while 2 migrates', namespace, db, 'framework', requests, result), recorded };
   onStep(overlap);
   return { db, install, overlap, secondJob: jobNameOf(second) };
+}
+
+// ---------------------------------------------------------------- expand and contract
+
+/** A release with a contract step, and what was seen of it. */
+export interface ContractStep extends Step {
+  /** The contract Job, and its pod, once it has ended. */
+  readonly contractJob: any;
+  readonly contractPod: any;
+  /** `pipeline/wait-for-release.sh -f`, started right after the apply. */
+  readonly gate: { readonly code: number | null; readonly out: string };
+  /** When each pod that was there before the apply was seen gone (its DELETED event, the watch's clock), in order. */
+  readonly oldPodsGoneAt: number[];
+  /** When each pod of this release was first seen Ready (the watch's clock). */
+  readonly newPodsReadyAt: number[];
+  /** The logs of the contract Job's hold and of the contract step. */
+  readonly holdLog: string;
+  readonly contractLog: string;
+  /** When sql-migrate recorded each contract migration it applied (gorp_contract.applied_at, epoch ms). */
+  readonly contractApplied: { id: string; at: number }[];
+}
+
+/**
+ * Release `n` of the shop with a contract step, under load: applies it,
+ * runs the pipeline gate, and waits for the contract Job to end (Complete or
+ * Failed) and, for a release whose migration completed, for the old pods to
+ * be gone.
+ */
+export async function contractRelease(name: string, namespace: string, db: Database, n: number, shop: ShopOptions, rate: number): Promise<ContractStep> {
+  const objects = shopRelease(db, n, shop);
+  const contract = objects.find((o) => o.kind === 'Job' && o.metadata.name.includes('-contract-'))!.metadata.name;
+  const manifests = manifestsFile('contract', objects);
+  const before = new Set<string>((await getJson(['pods', '-l', SHOP_SELECTOR], { namespace })).items.map((p: any) => p.metadata.name));
+  const pods = await ApiWatch.pods(namespace, SHOP_SELECTOR);
+  let gate: ReturnType<typeof waitForRelease> | undefined;
+  try {
+    const { requests, result } = await underLoad(namespace, rate, async () => {
+      const observed = await observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`, async () => {
+        await kubectl(['apply', '-f', manifests], { namespace });
+        gate = waitForRelease(['-n', namespace, '-t', '4m', '-f', manifests]);
+      });
+      const ended = await waitFor(async () => {
+        const job = await getJson(['job', contract], { namespace });
+        return ['Complete', 'Failed'].some((t) => condition(job, t)?.status === 'True') && job;
+      }, 300_000, `contract Job ${contract} to end`);
+      const g = await gate!;
+      return { observed, ended, gate: { code: g.code, out: g.out } };
+    });
+    const [contractPod] = (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${contract}`], { namespace })).items;
+    const log = async (container: string) => {
+      const r = await kubectl(['logs', contractPod.metadata.name, '-c', container], { namespace, check: false });
+      return r.stdout + r.stderr;
+    };
+    const applied = psql(db.name, "SELECT to_regclass('gorp_contract') IS NOT NULL") === 't'
+      ? psql(db.name, "SELECT id || ' ' || extract(epoch FROM applied_at) * 1000 FROM gorp_contract ORDER BY applied_at").split('\n').filter((l) => l)
+      : [];
+    const newPodsReadyAt = [...new Set(pods.events.filter((e) => !before.has(e.object.metadata.name) && isReady(e.object)).map((e) => e.object.metadata.name))]
+      .map((pod) => pods.events.find((e) => e.object.metadata.name === pod && isReady(e.object))!.at);
+    return {
+      ...await step(name, namespace, db, 'sql-migrate', requests, result.observed),
+      contractJob: result.ended,
+      contractPod,
+      gate: result.gate,
+      oldPodsGoneAt: pods.events.filter((e) => e.type === 'DELETED' && before.has(e.object.metadata.name)).map((e) => e.at),
+      newPodsReadyAt,
+      holdLog: await log('wait-for-rollout'),
+      contractLog: await log('contract'),
+      contractApplied: applied.map((l) => ({ id: l.split(' ')[0], at: Number(l.split(' ')[1]) })),
+    };
+  } finally {
+    pods.close();
+  }
+}
+
+/**
+ * Expand and contract under load, with sql-migrate: install release 4 (whose
+ * pods keep serving 15 s after SIGTERM), release 3 with a contract step
+ * (its migration fails: the contract step must never run), release 5 with
+ * the contract step that drops the column release 4 uses, and release 5
+ * again with a contract step that fails.
+ */
+export async function expandContract(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined) {
+  const db = await databaseFor(namespace);
+  const slow = { shutdownDelay: '15s' };
+  const report = <S extends Step>(s: S) => { onStep(s); return s; };
+  const install = report(await release('contract: install 4', namespace, db, 4, slow, 0));
+  const failedExpand = report(await contractRelease('contract: 4 -> 3 (its migration fails)', namespace, db, 3, { ...slow, contract: 'contract' }, rate));
+  const contracted = report(await contractRelease('contract: 4 -> 5 (drops note)', namespace, db, 5, { ...slow, contract: 'contract' }, rate));
+  const broken = report(await contractRelease('contract: 5, a contract step that fails', namespace, db, 5, { ...slow, contract: 'contract-broken' }, rate));
+  return { db, install, failedExpand, contracted, broken };
 }

@@ -48,6 +48,7 @@ var columns = map[string][]string{
 	"2": {"item", "note"},
 	"3": {"item", "note", "sku"},
 	"4": {"item", "note", "sku"},
+	"5": {"item", "sku"},
 }
 
 func main() {
