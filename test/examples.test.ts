@@ -3,6 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
 import { expectSoundManifests, golden, Manifest, ofKind, one, podSpecs, waitedJob, withoutLintNotes, withoutQueue } from './helpers';
+import { HOLD_CONTAINER } from '../src/contract';
+import { RELEASE_LABEL } from '../src/naming';
 import { QUEUE_CONTAINER } from '../src/queue';
 
 /*
@@ -117,6 +119,22 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
       expect(Object.keys(config.data).sort()).toEqual(['FLYWAY_URL', 'FLYWAY_USER']);
       expect(config.data.FLYWAY_URL).toMatch(/^jdbc:postgresql:\/\//);
       expect(container.image).toMatch(/:\d+\.\d+\.\d+$/);
+    },
+  },
+
+  'expand-contract': {
+    externalSecrets: ['accounts-db'],
+    facts: (objects) => {
+      const [expand, contract] = ofKind(objects, 'Job');
+      expect([expand.metadata.name, contract.metadata.name]).toEqual([expect.stringMatching(/^accounts-migrate-/), expect.stringMatching(/^accounts-contract-/)]);
+      // The same image and environment; the contract half's own path; held until the rollout is over.
+      const [e, c] = [expand, contract].map((j) => j.spec.template.spec.containers[0]);
+      expect(c.command).toEqual(['php', 'artisan', 'migrate', '--force', '--path=database/migrations/contract']);
+      expect(e.command).toEqual(['php', 'artisan', 'migrate', '--force', '--path=database/migrations/expand']);
+      expect([c.image, c.envFrom]).toEqual([e.image, e.envFrom]);
+      expect(contract.spec.template.spec.initContainers.map((i: any) => i.name)).toEqual([QUEUE_CONTAINER, HOLD_CONTAINER]);
+      expect(contract.metadata.labels[RELEASE_LABEL]).toBe(expand.metadata.name);
+      expect(one(objects, 'Deployment').spec.template.metadata.labels[RELEASE_LABEL]).toBe(expand.metadata.name);
     },
   },
 

@@ -55,8 +55,11 @@ function bash(script: string, cwd: string): Promise<RunResult> {
 
 const out = (r: RunResult) => `${r.stdout}${r.stderr}`;
 
-/** Release `version` of the app, with `applier`: app image tag `tag`, the migration runs `migrateArgs`. */
-function release(version: string, tag: string, migrateArgs: string[], applier = Applier.helm()): Manifest[] {
+/**
+ * Release `version` of the app, with `applier`: app image tag `tag`, the migration runs `migrateArgs`,
+ * and with `contractArgs`, a contract step runs them in the migration's image.
+ */
+function release(version: string, tag: string, migrateArgs: string[], applier = Applier.helm(), contractArgs?: string[]): Manifest[] {
   const small = { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } };
   return synthApp({
     name: NAME,
@@ -76,6 +79,7 @@ function release(version: string, tag: string, migrateArgs: string[], applier = 
       activeDeadline: Duration.seconds(60),
       resources: small,
       waiter: { notFoundTimeout: Duration.seconds(30) },
+      contract: contractArgs ? { args: contractArgs, activeDeadline: Duration.minutes(5) } : undefined,
     },
     progressDeadline: Duration.seconds(90),
   });
@@ -361,6 +365,49 @@ describe.each([
       await rolledOut(ns, NAME, APP_PODS, 'e2e.local/app:1.0.0');
     });
   }
+});
+
+describe('a contract step as post-install,post-upgrade hooks, without --wait', () => {
+  const ns = namespaceName('helm-contract');
+  // Old pods keep serving 5 s after SIGTERM: Helm's own "done" comes long before they are gone.
+  const slow = (objects: Manifest[]) => objects.map((o) => {
+    if (o.kind !== 'Deployment') return o;
+    const copy = JSON.parse(JSON.stringify(o));
+    copy.spec.template.spec.containers[0].args.push('--shutdown-delay=5s');
+    return copy;
+  });
+  const v1 = slow(release('1.0.0', '1.0.0', ['--sleep=1s'], Applier.helm(), ['--version=1.0.0-contract', '--sleep=1s']));
+  const v2 = slow(release('1.1.0', '1.1.0', ['--sleep=1s'], Applier.helm(), ['--version=1.1.0-contract', '--sleep=1s']));
+  const contractOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'Job' && o.metadata.name.includes('-contract-'))!.metadata.name as string;
+
+  beforeAll(() => createNamespaces(ns));
+
+  test('helm returns once the contract Job has completed; the contract step started after the last old pod was gone; hooks, not the release', async () => {
+    const install = await helm(['upgrade', '--install', NAME, chart(v1, '1.0.0'), '--namespace', ns, '--timeout', '5m']);
+    expect({ code: install.code, out: out(install) }).toEqual({ code: 0, out: expect.stringContaining('STATUS: deployed') });
+    const pods = await ApiWatch.open(ns, 'api/v1', 'pods', { labelSelector: APP_PODS });
+    try {
+      const before = (await getJson(['pods', '-l', APP_PODS], { namespace: ns })).items.map((p: any) => p.metadata.name);
+      expect(before).toHaveLength(2);
+      const r = await helm(['upgrade', NAME, chart(v2, '1.1.0'), '--namespace', ns, '--timeout', '5m']);
+      expect({ code: r.code, out: out(r) }).toEqual({ code: 0, out: expect.stringContaining('STATUS: deployed') });
+      const job = await getJson(['job', contractOf(v2)], { namespace: ns });
+      expect(job.status.conditions.find((c: any) => c.type === 'Complete').status).toBe('True');
+      // Helm waited for the hook: it exited after the Job's completion (whole seconds: "not before").
+      expect(Math.ceil(r.endedAt / 1000) * 1000).toBeGreaterThanOrEqual(seconds(job.status.completionTime));
+      const gone = pods.events.filter((e) => e.type === 'DELETED' && before.includes(e.object.metadata.name)).map((e) => e.at);
+      expect(gone).toHaveLength(2);
+      const [pod] = (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${contractOf(v2)}`], { namespace: ns })).items;
+      const started = seconds(pod.status.containerStatuses.find((c: any) => c.name === 'contract').state.terminated.startedAt);
+      expect(started).toBeGreaterThanOrEqual(Math.floor(Math.max(...gone) / 1000) * 1000);
+      timing('helm: contract step: last old pod gone -> helm exited', r.endedAt - Math.max(...gone));
+      const hooks = out(await helm(['get', 'hooks', NAME, '--namespace', ns]));
+      expect(hooks).toContain(`name: ${contractOf(v2)}`);
+      expect(out(await helm(['get', 'manifest', NAME, '--namespace', ns]))).not.toContain('-contract-');
+    } finally {
+      pods.close();
+    }
+  });
 });
 
 describe('examples/helm/README.md, its commands as written', () => {
