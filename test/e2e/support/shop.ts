@@ -19,8 +19,8 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { imagesEnv } from './harness';
 import {
-  ApiWatch, cluster, condition, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start, synthChart,
-  SMALL, toYaml, waitFor, waitForRelease,
+  ApiWatch, cluster, condition, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start,
+  synthChart, SMALL, toYaml, waitFor, waitForRelease,
 } from './index';
 import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../../src';
 
@@ -532,7 +532,8 @@ export interface ContractStep extends Step {
  * Failed) and, for a release whose migration completed, for the old pods to
  * be gone.
  */
-export async function contractRelease(name: string, namespace: string, db: Database, n: number, shop: ShopOptions, rate: number): Promise<ContractStep> {
+export async function contractRelease(name: string, namespace: string, db: Database, n: number, shop: ShopOptions,
+  rate: number): Promise<ContractStep> {
   const objects = shopRelease(db, n, shop);
   const contract = objects.find((o) => o.kind === 'Job' && o.metadata.name.includes('-contract-'))!.metadata.name;
   const manifests = manifestsFile('contract', objects);
@@ -560,8 +561,9 @@ export async function contractRelease(name: string, namespace: string, db: Datab
     const applied = psql(db.name, "SELECT to_regclass('gorp_contract') IS NOT NULL") === 't'
       ? psql(db.name, "SELECT id || ' ' || extract(epoch FROM applied_at) * 1000 FROM gorp_contract ORDER BY applied_at").split('\n').filter((l) => l)
       : [];
-    const newPodsReadyAt = [...new Set(pods.events.filter((e) => !before.has(e.object.metadata.name) && isReady(e.object)).map((e) => e.object.metadata.name))]
-      .map((pod) => pods.events.find((e) => e.object.metadata.name === pod && isReady(e.object))!.at);
+    const readyNew = pods.events.filter((e) => !before.has(e.object.metadata.name) && isReady(e.object));
+    const newPodsReadyAt = [...new Set(readyNew.map((e) => e.object.metadata.name))]
+      .map((pod) => readyNew.find((e) => e.object.metadata.name === pod)!.at);
     return {
       ...await step(name, namespace, db, 'sql-migrate', requests, result.observed),
       contractJob: result.ended,
