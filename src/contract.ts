@@ -24,8 +24,8 @@ import { checkCommand, checkDuration, checkObject, checkPinnedImage, checkString
  *   is superseded: the next release's contract step comes after its rollout).
  *
  * Every pod of a gated workload carries `RELEASE_LABEL` (the name of its
- * release's migration Job), which is what tells this release's pods from
- * earlier ones. Pods that terminate keep their labels until they are gone,
+ * release's migration Job), whether the migration has a contract step or
+ * not, which is what tells this release's pods from earlier and later ones. Pods that terminate keep their labels until they are gone,
  * so "no pod of an earlier release" counts terminating pods too, which a
  * Deployment's status does not (argo-cd#17408).
  */
@@ -203,8 +203,10 @@ export class Contract {
   }
 
   /**
-   * Makes the contract step wait for `workload`'s rollout: labels its pods
-   * with the release, and lets the hold read it by name.
+   * Makes the contract step wait for `workload`'s rollout: lets the hold read
+   * it by name. (Its pods carry the release label: `gate()` adds it to every
+   * gated workload, with a contract step or not, so that a later release
+   * without one still supersedes this one.)
    * @param where the prop that names the workload in errors
    */
   public gate(workload: kplus.Workload, where: string, jobNamespace: string | undefined): void {
@@ -217,7 +219,6 @@ export class Contract {
     if (Object.keys(workload.matchLabels).length === 0) {
       throw new PropError(where, 'needs a label selector (matchLabels): the contract step finds the workload\'s pods by it');
     }
-    workload.podMetadata.addLabel(RELEASE_LABEL, Lazy.any({ produce: () => this.source.jobName() }));
     this.role.allow(['get'], workload);
     this.workloads.push(workload);
   }

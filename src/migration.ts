@@ -9,7 +9,7 @@ import { Applier, Stage } from './applier';
 import { Contract, CONTRACT_CONTAINER, ContractOptions, HOLD_CONTAINER } from './contract';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, annotateLibraryExceptions, OWN_PODS } from './exceptions';
-import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels } from './naming';
+import { claimName, contentHash, contentName, fitName, hashedName, recommendedLabels, RELEASE_LABEL } from './naming';
 import { addExtraContainers, addImagePullSecrets, addPodMetadata } from './pod';
 import { addQueueContainer, addQueueRbac, QUEUE_VOLUMES, queueName } from './queue';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
@@ -535,6 +535,8 @@ export class DatabaseMigration extends Construct {
         + 'both be set to gate across namespaces, so that the waiter and the RoleBinding can name the Job\'s; or leave both unset');
     }
     this.contract?.gate(workload, where, jobNamespace);
+    // The release of each pod, for a contract step's hold, this release's or an earlier one's.
+    workload.podMetadata.addLabel(RELEASE_LABEL, Lazy.any({ produce: () => this.synthesizedJobName }));
     addWaiter(workload, {
       migrationName: this.name,
       jobName: () => this.synthesizedJobName,

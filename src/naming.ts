@@ -62,7 +62,7 @@ export const MANAGED_BY = 'cdk8s';
 /**
  * The label that ties objects to the release of a migration: its value is the
  * name of that migration's Job. A contract step's Job carries it, and so do
- * the pods of workloads gated on a migration that has a contract step.
+ * the pods of every gated workload.
  */
 export const RELEASE_LABEL = 'cdk8s-migrated-app.github.io/release';
 

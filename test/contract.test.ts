@@ -85,11 +85,12 @@ describe('what a contract step renders', () => {
     expect(render({ ...MIGRATION, contract: { args: ['c'], activeDeadline: Duration.minutes(30) } }).contract.spec.activeDeadlineSeconds).toBe(1800);
   });
 
-  test('contractJobName is undefined without a contract step, and no contract object is emitted', () => {
+  test('contractJobName is undefined without a contract step, and no contract object is emitted; the pods still carry their release', () => {
     const r = render(MIGRATION);
     expect(r.app.migration.contractJobName).toBeUndefined();
     expect(r.objects.filter((o) => o.metadata.name.includes('-contract-'))).toEqual([]);
-    expect(ofKind(r.objects, 'Deployment')[0].spec.template.metadata.labels[RELEASE_LABEL]).toBeUndefined();
+    // The pods carry their release anyway: a later release without a contract step must still supersede an earlier one's.
+    expect(ofKind(r.objects, 'Deployment')[0].spec.template.metadata.labels[RELEASE_LABEL]).toBe(r.app.migration.jobName);
     expect(app.migration.contractJobName).toBe(contract.metadata.name);
   });
 });

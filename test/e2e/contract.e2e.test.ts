@@ -5,9 +5,14 @@
  * serving 15 s after SIGTERM, so they sit in Terminating while release 5's
  * pods are ready: the contract step must wait for them to be gone, or their
  * requests fail. The order is read from the watch's clock and the
- * database's (sql-migrate's applied_at), both this machine's.
+ * database's (sql-migrate's applied_at), both this machine's. Then, with the
+ * e2e app, releases that overlap a contract step: the queue and the hold
+ * decide who runs, read from the pods' container times (whole seconds).
  */
-import { cleanUp, createNamespaces, deleteNamespaces, namespaceName, timing } from './support';
+import { Duration } from 'cdk8s';
+import {
+  appRelease, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, kubectl, Manifest, namespaceName, timing, toYaml, waitFor,
+} from './support';
 import { expandContract, failed, psql, Request, Step } from './support/shop';
 
 const RATE = 20;
@@ -75,4 +80,61 @@ describe('expand and contract under load, with sql-migrate', () => {
     expect(s.gate.out).toMatch(/column "no_such_column" of relation "orders" does not exist/);
     expect(s.contractLog).toMatch(/no_such_column/);
   });
+});
+
+describe('releases that overlap a contract step (the e2e app, kubectl apply)', () => {
+  const ns = namespaceName('contract-queue');
+  const options = { activeDeadline: Duration.seconds(90), shutdownDelay: '20s' };
+  // Release 1's contract step runs 15 s; release 2's migration is applied meanwhile. Release 2's
+  // contract step then holds while release 1's pods take 20 s to stop, and release 3 is applied.
+  const v1 = appRelease('1.0.0', ['--sleep=1s'], { ...options, contract: ['--sleep=15s'] });
+  const v2 = appRelease('1.1.0', ['--sleep=1s'], { ...options, contract: ['--sleep=1s'] });
+  const v3 = appRelease('2.0.0', ['--sleep=1s'], options);
+  const jobs = (objects: Manifest[]) => objects.filter((o) => o.kind === 'Job').map((o) => o.metadata.name as string);
+  const [[e1, c1], [e2, c2], [e3]] = [jobs(v1), jobs(v2), jobs(v3)];
+  const apply = (objects: Manifest[]) => kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(objects) });
+  const podOf = async (job: string) => (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${job}`], { namespace: ns })).items[0];
+  const container = (pod: any, name: string) => [...pod?.status?.initContainerStatuses ?? [], ...pod?.status?.containerStatuses ?? []]
+    .find((c: any) => c.name === name);
+  const ended = (job: string) => waitFor(async () => {
+    const j = await getJson(['job', job], { namespace: ns });
+    return (condition(j, 'Complete')?.status === 'True' || condition(j, 'Failed')?.status === 'True') && j;
+  }, 240_000, `${job} to end`);
+
+  beforeAll(() => createNamespaces(ns));
+
+  test('the next release\'s migration waits for a running contract step; a contract step still holding when a later release comes is superseded', async () => {
+    expect([e1, c1, e2, c2, e3].every((n) => n)).toBe(true);
+    await apply(v1);
+    await waitFor(async () => container(await podOf(c1), 'contract')?.state.running, 180_000, `${c1}'s contract step to run`);
+    await apply(v2);
+    // Release 2's migration ran after release 1's contract step had ended.
+    const c1Job = await ended(c1);
+    expect(condition(c1Job, 'Complete')?.status).toBe('True');
+    const e2Job = await ended(e2);
+    expect(condition(e2Job, 'Complete')?.status).toBe('True');
+    const c1Done = Date.parse(container(await podOf(c1), 'contract').state.terminated.finishedAt);
+    const e2Start = Date.parse(container(await podOf(e2), 'migrate').state.terminated.startedAt);
+    expect(e2Start).toBeGreaterThanOrEqual(c1Done);
+    timing('contract queue: release 1 contract step ended -> release 2 migration started (whole seconds)', e2Start - c1Done);
+
+    // Release 2's contract step holds while release 1's pods stop; release 3 comes meanwhile.
+    await waitFor(async () => {
+      const log = await kubectl(['logs', `job/${c2}`, '-c', 'wait-for-rollout'], { namespace: ns, check: false });
+      return log.stdout.includes('from an earlier release to be gone');
+    }, 180_000, `${c2} to hold for release 1's pods`);
+    await apply(v3);
+    const c2Job = await ended(c2);
+    expect(condition(c2Job, 'Failed')?.status).toBe('True');
+    const c2Pod = await podOf(c2);
+    expect(container(c2Pod, 'contract').state.running).toBeUndefined();
+    expect(container(c2Pod, 'contract').state.terminated).toBeUndefined();
+    const hold = await kubectl(['logs', c2Pod.metadata.name, '-c', 'wait-for-rollout'], { namespace: ns });
+    expect(hold.stdout + hold.stderr).toContain(`deployment/shop runs a later release (job/${e3}): this contract step is superseded and does not run`);
+    const e3Job = await ended(e3);
+    expect({ job: e3, conditions: e3Job.status.conditions.map((c: any) => `${c.type} ${c.reason ?? ''}`) })
+      .toEqual({ job: e3, conditions: expect.arrayContaining([expect.stringMatching(/^Complete /)]) });
+    const e3Start = Date.parse(container(await podOf(e3), 'migrate').state.terminated.startedAt);
+    expect(e3Start).toBeGreaterThanOrEqual(Date.parse(condition(c2Job, 'Failed').lastTransitionTime));
+  }, 600_000);
 });

@@ -40,6 +40,10 @@ export interface AppReleaseOptions {
   readonly props?: Partial<MigratedApplicationProps>;
   /** The chart's and the construct's ids, which must not matter. */
   readonly ids?: [string, string];
+  /** A contract step: the migration's image with these args after `--version=<version>-contract`. */
+  readonly contract?: string[];
+  /** How long the app keeps serving after SIGTERM. */
+  readonly shutdownDelay?: string;
 }
 
 /**
@@ -52,7 +56,7 @@ export function appRelease(version: string, migrateArgs: string[], options: AppR
   const props: MigratedApplicationProps = {
     name: options.name ?? 'shop',
     image: `e2e.local/app:${version}`,
-    args: [`--version=${version}`],
+    args: [`--version=${version}`, ...options.shutdownDelay ? [`--shutdown-delay=${options.shutdownDelay}`] : []],
     replicas: 2,
     ports: [{ number: 8080, name: 'http' }],
     readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
@@ -63,6 +67,7 @@ export function appRelease(version: string, migrateArgs: string[], options: AppR
       activeDeadline,
       resources: small,
       waiter: options.notFoundTimeout ? { notFoundTimeout: options.notFoundTimeout } : undefined,
+      contract: options.contract ? { args: [`--version=${version}-contract`, ...options.contract] } : undefined,
     },
     progressDeadline: Duration.seconds(activeDeadline.toSeconds() + 30),
     ...options.props,
