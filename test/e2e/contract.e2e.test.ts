@@ -10,9 +10,12 @@
  * decide who runs, read from the pods' container times (whole seconds).
  */
 import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import {
-  appRelease, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, kubectl, Manifest, namespaceName, timing, toYaml, waitFor,
+  ApiWatch, appRelease, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, kubectl, Manifest, namespaceName, SMALL, synthChart, timing,
+  toYaml, waitFor,
 } from './support';
+import { DatabaseMigration, Restricted } from '../../src';
 import { expandContract, failed, psql, Request, Step } from './support/shop';
 
 const RATE = 20;
@@ -137,4 +140,67 @@ describe('releases that overlap a contract step (the e2e app, kubectl apply)', (
     const e3Start = Date.parse(container(await podOf(e3), 'migrate').state.terminated.startedAt);
     expect(e3Start).toBeGreaterThanOrEqual(Date.parse(condition(c2Job, 'Failed').lastTransitionTime));
   }, 600_000);
+});
+
+describe('a Deployment and a StatefulSet gated on one migration with a contract step, then a scale to zero', () => {
+  const ns = namespaceName('contract-two');
+  /** Release `version`: an API Deployment and a worker StatefulSet of the e2e app, both slow to stop, gated on one migration. */
+  const release = (version: string, apiReplicas: number) => synthChart((chart) => {
+    const migration = new DatabaseMigration(chart, 'migration', {
+      name: 'two',
+      image: `e2e.local/migrate:${version}`,
+      args: [`--version=${version}`, '--sleep=1s'],
+      activeDeadline: Duration.seconds(90),
+      resources: SMALL,
+      contract: { args: [`--version=${version}-contract`] },
+    });
+    const workload = (w: kplus.Deployment | kplus.StatefulSet) => {
+      w.addContainer({
+        image: `e2e.local/app:${version}`,
+        args: [`--version=${version}`, '--shutdown-delay=8s'],
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        resources: SMALL,
+        portNumber: 8080,
+        readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
+      });
+      Restricted.applyTo(w);
+      migration.gate(w);
+    };
+    workload(new kplus.Deployment(chart, 'api', { metadata: { name: 'two-api' }, replicas: apiReplicas, progressDeadline: Duration.minutes(3) }));
+    const service = new kplus.Service(chart, 'worker-service', { metadata: { name: 'two-worker' }, clusterIP: 'None', ports: [{ port: 8080 }] });
+    workload(new kplus.StatefulSet(chart, 'worker', { metadata: { name: 'two-worker' }, replicas: 2, service }));
+  });
+  const v1 = release('1.0.0', 2);
+  const v2 = release('1.1.0', 2);
+  const v3 = release('2.0.0', 0);
+  const contractOf = (objects: Manifest[]) => objects.find((o) => o.kind === 'Job' && o.metadata.name.includes('-contract-'))!.metadata.name;
+
+  beforeAll(() => createNamespaces(ns));
+
+  test('each release\'s contract step starts after the last pod of the earlier release, of either workload, is gone', async () => {
+    await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(v1) });
+    await waitFor(async () => condition(await getJson(['job', contractOf(v1)], { namespace: ns }), 'Complete')?.status === 'True',
+      240_000, 'release 1\'s contract step');
+    for (const [objects, what] of [[v2, 'release 2'], [v3, 'release 3 (the API scaled to zero)']] as const) {
+      const before = (await getJson(['pods', '-l', '!batch.kubernetes.io/job-name'], { namespace: ns })).items.map((p: any) => p.metadata.name);
+      const pods = await ApiWatch.pods(ns, '!batch.kubernetes.io/job-name');
+      try {
+        await kubectl(['apply', '-f', '-'], { namespace: ns, input: toYaml(objects) });
+        const contract = contractOf(objects);
+        const job = await waitFor(async () => {
+          const j = await getJson(['job', contract], { namespace: ns });
+          return (condition(j, 'Complete')?.status === 'True' || condition(j, 'Failed')?.status === 'True') && j;
+        }, 300_000, `${what}'s contract step`);
+        expect({ what, complete: condition(job, 'Complete')?.status }).toEqual({ what, complete: 'True' });
+        const gone = pods.events.filter((e) => e.type === 'DELETED' && before.includes(e.object.metadata.name)).map((e) => e.at);
+        expect({ what, gone: gone.length }).toEqual({ what, gone: before.length });
+        const [pod] = (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${contract}`], { namespace: ns })).items;
+        const started = Date.parse(pod.status.containerStatuses.find((c: any) => c.name === 'contract').state.terminated.startedAt);
+        expect({ what, startedAfterLastGone: started >= Math.floor(Math.max(...gone) / 1000) * 1000 }).toEqual({ what, startedAfterLastGone: true });
+        timing(`contract, two workloads: ${what}: last old pod gone -> contract step started (whole seconds)`, started - Math.max(...gone));
+      } finally {
+        pods.close();
+      }
+    }
+  }, 900_000);
 });
