@@ -73,7 +73,8 @@ test('checkCommand rejects empty commands and empty words', () => {
 
 test('checkDataSize allows exactly 1 MiB and no more', () => {
   expect(() => checkDataSize('config', { K: 'x'.repeat(MAX_DATA_BYTES - 1) })).not.toThrow();
-  expect(() => checkDataSize('config', { K: 'x'.repeat(MAX_DATA_BYTES) })).toThrow(/^config: holds 1048577 bytes; a ConfigMap or Secret holds at most 1048576 bytes/);
+  expect(() => checkDataSize('config', { K: 'x'.repeat(MAX_DATA_BYTES) }))
+    .toThrow(/^config: holds 1048577 bytes; a ConfigMap or Secret holds at most 1048576 bytes \(1 MiB\) \(got "1048577 bytes"\)$/);
 });
 
 test('checkExclusive names both props', () => {
@@ -84,6 +85,10 @@ test('checkExclusive names both props', () => {
 test.each(['/app/dbconfig.yml', '/config.yaml', '/tmpfiles/x.toml'])('checkFilePath accepts %s', (p) => expect(checkFilePath('configFile.path', p, ['/tmp'])).toBe(p));
 test.each(['dbconfig.yml', '/app/', '/a/../b', '/a//b', ''])('checkFilePath rejects %j', (p) => {
   expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must be an absolute path/);
+});
+test('checkFilePath takes a file name of up to 253 characters, a ConfigMap key\'s most', () => {
+  expect(checkFilePath('configFile.path', `/app/${'f'.repeat(253)}`, ['/tmp'])).toBe(`/app/${'f'.repeat(253)}`);
+  expect(() => checkFilePath('configFile.path', `/app/${'f'.repeat(254)}`, ['/tmp'])).toThrow(/^configFile\.path: must end in a file name/);
 });
 test.each(['/app/db config.yml', '/app/.'])('checkFilePath rejects %j, whose base name is no ConfigMap key', (p) => {
   expect(() => checkFilePath('configFile.path', p, ['/tmp'])).toThrow(/^configFile\.path: must end in a file name/);
@@ -150,13 +155,25 @@ describe('image references, at their edges', () => {
   test.each([
     'a__b:1', 'a---b:1', 'a.b_c:1', 'host.io:5000/a/b:1', 'localhost/app:1', 'my-host:80/app:1', `app:${'t'.repeat(128)}`, 'app:_1', 'app:V1.0-rc.1',
     'a/b/c/d:1', 'UPPER.example.com/app:1',
+    // A one-character host with a port, a host ending in upper case, and dashes repeated after the first component (as docker's grammar allows).
+    'h:5000/app:1', 'Registry.Example.COM/app:1', 'acme/a--b:1', 'ghcr.io/acme/a--b_c.d:1',
   ])('accepts %s', (image) => expect(checkImage('image', image)).toBe(image));
 
   test.each([
     'a._b:1', 'a__-b:1', '_a:1', 'a_:1', 'a/B:1', 'app:-1', 'app:.1', `app:${'t'.repeat(129)}`, 'app:', 'ho_st.io/app:1', '-host.io/app:1',
     'host.io:x/app:1', 'a//b:1', 'a/:1', `app@sha256:${'A'.repeat(64)}`, `app@sha256:${'a'.repeat(63)}`, `app@sha256:${'a'.repeat(65)}`,
     `app@sha512:${'a'.repeat(64)}`, `app@x@sha256:${'a'.repeat(64)}`, ' app:1', 'app:1 ',
+    // Without a tag, the last character counts too.
+    'app_', 'app-', 'app.', 'a/',
+    // Only a registry host may be in upper case; a path component after the first may hold no other separator.
+    'Acme/app:1', 'acme/aPp:1', 'acme/my app:1', 'host.io/a:x/b:1',
   ])('rejects %j', (image) => expect(() => checkImage('image', image)).toThrow(/^image: (is not a valid container image reference|has an invalid digest)/));
+
+  test.each([
+    `app@xsha256:${'a'.repeat(64)}`, `app@sha256:${'a'.repeat(64)}@sha256:${'b'.repeat(64)}`,
+  ])('rejects the digest of %j', (image) => {
+    expect(() => checkImage('image', image)).toThrow(/^image: has an invalid digest: expected `@sha256:` and 64 hex digits/);
+  });
 
   test('a non-string is no image', () => {
     expect(() => checkImage('image', undefined as any)).toThrow(/^image: must be a container image reference \(got undefined\)/);
@@ -211,6 +228,10 @@ test('checkPorts: names of at most 15 characters, single dashes, at least one le
   expect(() => checkPorts('ports', [{ number: 80, name: 'a'.repeat(16) }])).toThrow(/^ports\[0\]\.name: must be an IANA service name.*\(got "a{16}"\)/);
   expect(() => checkPorts('ports', [{ number: 80, name: 'a--b' }])).toThrow(/^ports\[0\]\.name: must be an IANA service name/);
   expect(() => checkPorts('ports', [{ number: 80, name: '1-2' }])).toThrow(/^ports\[0\]\.name: must be an IANA service name/);
+  // Starting and ending with a letter or digit, whatever follows or precedes a valid part.
+  for (const name of ['-http', 'http-', 'Http', 'httP']) {
+    expect(() => checkPorts('ports', [{ number: 80, name }])).toThrow(new RegExp(`^ports\\[0\\]\\.name: must be an IANA service name.*\\(got "${name}"\\)$`));
+  }
   expect(() => checkPorts('ports', [{ number: 80, name: 'a' }, { number: 80, name: 'b' }])).toThrow(/^ports\[1\]\.number: is used by an earlier port \(got 80\)/);
   expect(() => checkPorts('ports', [{ number: 80, name: 'a' }, { number: 81 }])).toThrow(/^ports\[1\]\.name: is required when there are several ports/);
   expect(() => checkPorts('ports', [{ number: 1.5 }])).toThrow(/^ports\[0\]\.number: must be a port number/);
@@ -246,4 +267,11 @@ test('PropError keeps the prop and the problem apart, and moves under a prefix',
   const under = e.under('migration.');
   expect([under.message, under.prop, under.problem]).toEqual(['migration.image: must be pinned', 'migration.image', 'must be pinned']);
   expect(under).toBeInstanceOf(PropError);
+});
+
+test('a JavaScript or Python caller\'s array is no name, label value or subdomain, even when its text would be one', () => {
+  // ['api'] converts to the string "api": only the type check tells it from one.
+  expect(() => checkName('name', ['api'] as any)).toThrow(/^name: must be a DNS label.*\(got \["api"\]\)$/);
+  expect(() => checkLabelValue('partOf', ['shop'] as any)).toThrow(/^partOf: must be a label value.*\(got \["shop"\]\)$/);
+  expect(() => checkSubdomain('existingSecret', ['db'] as any)).toThrow(/^existingSecret: must be a DNS subdomain.*\(got \["db"\]\)$/);
 });
