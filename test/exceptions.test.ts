@@ -36,12 +36,26 @@ describe('LinterWaiver', () => {
     });
   });
 
+  test('a Checkov check waived twice keeps its number, and the next one takes the number after it', () => {
+    const chart = newChart();
+    const cm = new kplus.ConfigMap(chart, 'cm', { metadata: { name: 'cm' } });
+    LinterWaiver.addTo(cm, { checkov: 'CKV2_K8S_6', reason: 'first' });
+    LinterWaiver.addTo(cm, { checkov: 'CKV2_K8S_6', reason: 'again' });
+    LinterWaiver.addTo(cm, { checkov: 'CKV_K8S_21', reason: 'next' });
+    expect(one(synth(chart), 'ConfigMap').metadata.annotations).toEqual({ 'checkov.io/skip1': 'CKV2_K8S_6=again', 'checkov.io/skip2': 'CKV_K8S_21=next' });
+  });
+
   test.each([
     [{ reason: 'a=b', checkov: 'CKV_K8S_21' }, /^reason: must be a non-empty text without '='/],
     [{ reason: ' ', checkov: 'CKV_K8S_21' }, /^reason: /],
     [{ reason: 'why' }, /^kubeScore: or checkov must be given/],
     [{ reason: 'why', kubeScore: 'Pod NetworkPolicy' }, /^kubeScore: must be a kube-score check ID/],
     [{ reason: 'why', checkov: 'CKV_AWS_1' }, /^checkov: must be a Checkov Kubernetes check ID/],
+    // kube-score/ignore is a comma-separated list: one ID must not smuggle in a second check under this reason.
+    [{ reason: 'why', kubeScore: 'pod-probes,pod-networkpolicy' }, /^kubeScore: must be a kube-score check ID .*\(got "pod-probes,pod-networkpolicy"\)$/],
+    [{ reason: 'why', checkov: 'XCKV_K8S_15' }, /^checkov: must be a Checkov Kubernetes check ID .*\(got "XCKV_K8S_15"\)$/],
+    // Checkov splits `<ID>=<reason>` on '=': an ID with one would misname the check.
+    [{ reason: 'why', checkov: 'CKV_K8S_15=yes' }, /^checkov: must be a Checkov Kubernetes check ID .*\(got "CKV_K8S_15=yes"\)$/],
   ])('refuses %j', (exception, error) => {
     const chart = newChart();
     const cm = new kplus.ConfigMap(chart, 'cm');
