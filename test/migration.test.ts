@@ -93,6 +93,36 @@ test('migration-only secret values reach the Job alone, through an immutable, ha
   expectSoundManifests(objects, { foreignContainers: ['main'] });
 });
 
+test('its pod runs as non-root for every container, ephemeral ones too, and the migration container gets a writable /tmp', () => {
+  const pod = jobOf(migrate().objects).spec.template.spec;
+  // Pod Security "restricted" holds `kubectl debug`'s ephemeral containers to runAsNonRoot too: only the pod's own setting covers them.
+  expect(pod.securityContext.runAsNonRoot).toBe(true);
+  expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+});
+
+test('a default name fits in 40 characters and stays distinct for long construct ids that differ only at their end', () => {
+  const chart = newChart();
+  const long = 'migrations-'.padEnd(60, 'x');
+  const first = new DatabaseMigration(chart, `${long}-one`, { image: IMAGE });
+  const second = new DatabaseMigration(chart, `${long}-two`, { image: IMAGE });
+  for (const m of [first, second]) expect(m.name).toMatch(/^migrations-x+-[0-9a-f]{8}$/);
+  expect(first.name.length).toBeLessThanOrEqual(40);
+  expect(first.name).not.toBe(second.name);
+  expectSoundManifests(synth(chart));
+});
+
+test('the longest name keeps every object, container and volume name valid', () => {
+  const chart = newChart();
+  const identity = new kplus.ServiceAccount(chart, 'identity', { metadata: { name: 'x'.repeat(63) }, automountToken: false });
+  const { objects } = migrate({
+    name: 'a'.repeat(63),
+    configFile: { path: '/etc/migrations/dbconfig.yml', content: 'x' },
+    secretValues: { TOKEN: 'x' },
+    serviceAccount: identity,
+  }, chart);
+  expectSoundManifests(objects);
+});
+
 test('an existing Secret is referenced and never emitted', () => {
   const chart = newChart();
   const { objects } = migrate({ existingSecret: kplus.Secret.fromSecretName(chart, 'git', 'git-credentials') }, chart);
@@ -186,6 +216,13 @@ describe('the Job name', () => {
     expect(renamed).toBe(migration.jobName);
     expect(ofKind(after, 'Role').filter((r) => r.metadata.name.includes('-reader-')).map((r) => r.rules[0].resourceNames)).toEqual([[renamed]]);
     expect(one(after, 'Deployment').spec.template.spec.initContainers[0].args[1]).toBe(`job/${renamed}`);
+  });
+
+  test('renders a node selector the same, byte for byte, in whichever key order the props list it', () => {
+    const render = (nodeSelector: { [key: string]: string }) => JSON.stringify(jobOf(migrate({ nodeSelector }).objects));
+    const sorted = render({ 'kubernetes.io/arch': 'amd64', 'pool': 'migrations' });
+    expect(render({ 'pool': 'migrations', 'kubernetes.io/arch': 'amd64' })).toBe(sorted);
+    expect(sorted).toContain('"nodeSelector":{"kubernetes.io/arch":"amd64","pool":"migrations"}');
   });
 
   test('does not change with the construct id or the chart: no pod label of cdk8s-plus\'s carries the path', () => {
@@ -290,6 +327,18 @@ describe('gate()', () => {
     expect(() => migration.gate(web)).toThrow(raisedAt('db/m', /^gate\(web\/web\)\.metadata\.namespace: \(unset\) and the migration's \(db\) must both be set/));
   });
 
+  test('in one namespace, the waiter names none: kubectl reads the Job from the pod\'s own', () => {
+    const app = Testing.app();
+    const migration = new DatabaseMigration(new Chart(app, 'db', { namespace: 'shop' }), 'm', { name: 'shop', image: IMAGE });
+    const web = new kplus.Deployment(new Chart(app, 'web', { namespace: 'shop' }), 'web', {
+      metadata: { name: 'web' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'web:1' }],
+    });
+    migration.gate(web);
+    const waiters = one(synth(Chart.of(web)), 'Deployment').spec.template.spec.initContainers;
+    expect(waiters).toHaveLength(2);
+    for (const w of waiters) expect(w.args.filter((a: string) => a.startsWith('--namespace'))).toEqual([]);
+  });
+
   test('refuses a workload that automounts a token, or one gated twice', () => {
     const { chart, migration, api } = twoWorkloads();
     expect(() => migration.gate(api)).toThrow(raisedAt('test/db', /^gate\(test\/api\): the workload is already gated on migration 'shop'/));
@@ -336,6 +385,9 @@ test.each<[string, Partial<DatabaseMigrationProps>, RegExp]>([
   ['a zero deadline', { activeDeadline: Duration.seconds(0) }, /^activeDeadline: must be a positive duration/],
   ['a relative config file path', { configFile: { path: 'dbconfig.yml', content: '' } }, /^configFile\.path: must be an absolute path/],
   ['an oversized config file', { configFile: { path: '/c.yml', content: 'x'.repeat(1024 * 1024) } }, /^configFile\.content: holds/],
+  ['oversized secret values', { secretValues: { BIG: 'x'.repeat(1024 * 1024) } }, /^secretValues: holds 1048579 bytes/],
+  ['a volume named like the queue\'s token', { volumeMounts: [{ path: '/m', volume: kplus.Volume.fromEmptyDir(newChart(), 'v', 'queue-token') }] },
+    /^volumeMounts\[0\]\.volume: the volume name "queue-token" is the library's own \(tmp, config-file, migrate-token, queue-token, queue-tmp\)$/],
 ])('rejects %s', (_what, props, message) => {
   expect(() => migrate(props)).toThrow(raisedAt('test/db', message));
 });
