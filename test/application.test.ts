@@ -126,6 +126,34 @@ describe('releases', () => {
   });
 });
 
+test('the Secret carries the secret values, and the pod template all of the app\'s labels', () => {
+  const { objects } = render();
+  expect(one(objects, 'Secret').stringData).toEqual({ DB_PASSWORD: 'change-me' });
+  const deployment = deploymentOf(objects);
+  // The labels beyond the selector's (part-of, managed-by) reach the pods too, where kubectl get pods -l finds them.
+  expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.metadata.labels);
+  expect(deployment.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'cdk8s' });
+});
+
+test('the app container gets a writable /tmp, and the pod runs as non-root for every container, ephemeral ones too', () => {
+  const spec = deploymentOf(render().objects).spec.template.spec;
+  expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+  expect(spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
+  // Pod Security "restricted" holds `kubectl debug`'s ephemeral containers to runAsNonRoot too: only the pod's own setting covers them.
+  expect(spec.securityContext.runAsNonRoot).toBe(true);
+});
+
+test('a default name fits in 40 characters and stays distinct for long construct ids that differ only at their end', () => {
+  const chart = newChart();
+  const long = 'storefront-'.padEnd(60, 'x');
+  const first = new MigratedApplication(chart, `${long}-one`, { image: BASE.image });
+  const second = new MigratedApplication(chart, `${long}-two`, { image: BASE.image });
+  for (const app of [first, second]) expect(app.name).toMatch(/^storefront-x+-[0-9a-f]{8}$/);
+  expect(first.name.length).toBeLessThanOrEqual(40);
+  expect(first.name).not.toBe(second.name);
+  expectSoundManifests(synth(chart));
+});
+
 test('an existing Secret reaches app and migration, and none is emitted', () => {
   const chart = newChart();
   const app = new MigratedApplication(chart, 'shop', {
@@ -175,6 +203,7 @@ describe('bad input is refused at synth time, naming the prop', () => {
     ['zero replicas', { replicas: 0 }, /^replicas: must be a whole number of at least 1 \(got 0\)/],
     ['a negative backoff limit', { migration: { backoffLimit: -1 } }, /^migration\.backoffLimit:/],
     ['a zero migration deadline', { migration: { activeDeadline: Duration.seconds(0) } }, /^migration\.activeDeadline:/],
+    ['a progress deadline not in whole seconds', { progressDeadline: Duration.millis(1500) }, /^progressDeadline: must be a positive duration of whole seconds \(got "1.5s"\)/],
     ['a progress deadline within the migration deadline', { progressDeadline: Duration.minutes(10) }, /^progressDeadline: must be longer than migration\.activeDeadline \(600s\)/],
     ['a port out of range', { ports: [{ number: 70000 }] }, /^ports\[0\]\.number: must be a port number from 1 to 65535 \(got 70000\)/],
     ['unnamed ports', { ports: [{ number: 80 }, { number: 81 }] }, /^ports\[0\]\.name: is required when there are several ports/],
