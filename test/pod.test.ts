@@ -279,8 +279,8 @@ describe('pod metadata', () => {
     ['a library label', { podLabels: { 'app.kubernetes.io/name': 'x' } }, /^podLabels\.app\.kubernetes\.io\/name: the library sets/],
     ['a bad label value', { migration: { podLabels: { team: 'a b' } } }, /^migration\.podLabels\.team: must be a label value/],
     ['a bad annotation key', { podAnnotations: { '/x': 'y' } }, /^podAnnotations\.\/x: is not a valid label or annotation key/],
-    ['a cdk8s label', { migration: { podLabels: { 'cdk8s.io/metadata.addr': 'x' } } },
-      /^migration\.podLabels\.cdk8s\.io\/metadata\.addr: the library sets the app\.kubernetes\.io\/ and cdk8s\.io\/ labels itself$/],
+    ['a cdk8s label', { migration: { podLabels: { 'cdk8s.io/x': 'x' } } },
+      /^migration\.podLabels\.cdk8s\.io\/x: the library sets the app\.kubernetes\.io\/ and cdk8s\.io\/ and cdk8s-migrated-app\.github\.io\/ labels itself$/],
   ])('rejects %s', (_what, props, message) => {
     expect(() => app(props)).toThrow(raisedAt('test/shop', message));
   });
