@@ -2,8 +2,9 @@
 # Builds the e2e cluster's binaries from the Go modules pinned in
 # test/e2e/controlplane/go.mod, test/e2e/controlplane/etcd/go.mod and
 # test/e2e/kubectl/go.mod, sql-migrate from test/e2e/sql-migrate/go.mod, the
-# helm CLI from test/e2e/modules/helm/go.mod, then the node's container images
-# (test/e2e/images/build.sh).
+# helm CLI from test/e2e/modules/helm/go.mod, Flux's kustomize-controller and
+# the CRDs it needs from test/e2e/modules/flux/go.mod, then the node's
+# container images (test/e2e/images/build.sh).
 #
 # Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager,
 #                                            kube-scheduler,kubelet,kube-proxy}
@@ -11,19 +12,27 @@
 #         test/e2e/.bin/kubectl-<version>/kubectl   the waiter's kubectl (its image's version)
 #         test/e2e/.bin/sql-migrate-<version>/sql-migrate  packed into the shop images
 #         test/e2e/.bin/helm-<version>/helm         for helm.e2e.test.ts
+#         test/e2e/.bin/flux-<version>/kustomize-controller, crds/*.yaml
+#                                                    for flux.e2e.test.ts
 #         test/e2e/.bin/images/*.tar                 OCI archives (images/build.sh)
 # A binary is built only when it is missing from its versioned folder, so
 # bumping a pinned version triggers a rebuild and nothing else does. A cold
 # build of everything (empty Go build and module caches) took 9 minutes on 2
 # cores, 1 GB of module downloads included: 7.5 min for the five Kubernetes
 # commands, 0.5 for etcd, 1 for kubectl, seconds for the images.
+# kustomize-controller (2026-12-06, with its modules downloaded and the Go build
+# cache already holding the other builds' Kubernetes packages): 282 s of CPU,
+# 809 s of wall time at a load average of 14 to 17, 1.5 GB at peak; warm
+# (binary removed, build cache kept): 14 s. A probe with an empty build cache
+# measured about 435 s of CPU.
 #
 # Usage: build.sh            build what is missing
 #        build.sh --check    exit 0 if everything is built, 1 otherwise
 #        build.sh --env      print K8S_VERSION, ETCD_VERSION, KUBE_APISERVER,
 #                            KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET,
 #                            KUBE_PROXY, ETCD, WAITER_KUBECTL, WAITER_KUBECTL_VERSION,
-#                            SQL_MIGRATE, SQL_MIGRATE_VERSION, HELM, HELM_VERSION
+#                            SQL_MIGRATE, SQL_MIGRATE_VERSION, HELM, HELM_VERSION,
+#                            KUSTOMIZE_CONTROLLER, FLUX_VERSION, FLUX_CRDS
 #                            (KEY=value lines, shell-quoted; no build)
 # Env:   E2E_BIN_DIR         cache folder (default test/e2e/.bin)
 set -euo pipefail
@@ -35,6 +44,7 @@ ETCD_MOD_DIR="$E2E/modules/controlplane/etcd"
 KUBECTL_MOD_DIR="$E2E/modules/kubectl"
 SQL_MIGRATE_MOD_DIR="$E2E/modules/sql-migrate"
 HELM_MOD_DIR="$E2E/modules/helm"
+FLUX_MOD_DIR="$E2E/modules/flux"
 
 # Reads "<module> vX.Y.Z" out of a go.mod without touching the network.
 mod_version() {
@@ -69,6 +79,11 @@ KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$WAITER_KUBECTL_VERSION"
 MIN_KUBECTL_BIN_DIR="$BIN_ROOT/kubectl-$MIN_KUBECTL_VERSION"
 SQL_MIGRATE_BIN_DIR="$BIN_ROOT/sql-migrate-$SQL_MIGRATE_VERSION"
 HELM_BIN_DIR="$BIN_ROOT/helm-$HELM_VERSION"
+FLUX_VERSION="$(mod_version "$FLUX_MOD_DIR/go.mod" github.com/fluxcd/kustomize-controller)"
+# source-controller is not built (it does not build from the proxy), only its
+# CRDs are taken from its module zip: the version is a "//crds" comment line.
+FLUX_SOURCE_VERSION="$(awk '$1 == "//crds" && $2 == "github.com/fluxcd/source-controller" { print $3; exit }' "$FLUX_MOD_DIR/go.mod")"
+FLUX_BIN_DIR="$BIN_ROOT/flux-$FLUX_VERSION"
 K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 missing_k8s() {
@@ -83,6 +98,11 @@ have_kubectl() { [[ -x "$KUBECTL_BIN_DIR/kubectl" ]]; }
 have_min_kubectl() { [[ -x "$MIN_KUBECTL_BIN_DIR/kubectl" ]]; }
 have_sql_migrate() { [[ -x "$SQL_MIGRATE_BIN_DIR/sql-migrate" ]]; }
 have_helm() { [[ -x "$HELM_BIN_DIR/helm" ]]; }
+have_flux() {
+  [[ -x "$FLUX_BIN_DIR/kustomize-controller" &&
+    -f "$FLUX_BIN_DIR/crds/kustomize.toolkit.fluxcd.io_kustomizations.yaml" &&
+    -f "$FLUX_BIN_DIR/crds/source.toolkit.fluxcd.io_externalartifacts.yaml" ]]
+}
 
 case "${1:-}" in
   --env)
@@ -102,10 +122,13 @@ case "${1:-}" in
     printf 'SQL_MIGRATE_VERSION=%q\n' "$SQL_MIGRATE_VERSION"
     printf 'HELM=%q\n' "$HELM_BIN_DIR/helm"
     printf 'HELM_VERSION=%q\n' "$HELM_VERSION"
+    printf 'KUSTOMIZE_CONTROLLER=%q\n' "$FLUX_BIN_DIR/kustomize-controller"
+    printf 'FLUX_VERSION=%q\n' "$FLUX_VERSION"
+    printf 'FLUX_CRDS=%q\n' "$FLUX_BIN_DIR/crds"
     exit 0
     ;;
   --check)
-    have_k8s && have_etcd && have_kubectl && have_min_kubectl && have_sql_migrate && have_helm && "$E2E/images/build.sh" --check
+    have_k8s && have_etcd && have_kubectl && have_min_kubectl && have_sql_migrate && have_helm && have_flux && "$E2E/images/build.sh" --check
     exit $?
     ;;
   "") ;;
@@ -221,6 +244,30 @@ else
   echo "build.sh: helm $HELM_VERSION built in $((SECONDS - start))s"
 fi
 
-ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$MIN_KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR"
+if have_flux; then
+  echo "build.sh: kustomize-controller $FLUX_VERSION already built in $FLUX_BIN_DIR (skipping)"
+else
+  if [[ -z "$FLUX_SOURCE_VERSION" ]]; then
+    echo "build.sh: no //crds github.com/fluxcd/source-controller line in $FLUX_MOD_DIR/go.mod" >&2
+    exit 1
+  fi
+  echo "build.sh: building kustomize-controller $FLUX_VERSION into $FLUX_BIN_DIR (slow: 5 to 8 min of CPU cold)"
+  start=$SECONDS
+  build_into "$FLUX_BIN_DIR" "$FLUX_MOD_DIR" "-s -w" kustomize-controller github.com/fluxcd/kustomize-controller
+  # The CRDs: the Kustomization from kustomize-controller's module zip, the
+  # ExternalArtifact (the test's source) from source-controller's.
+  kc_dir="$(cd "$FLUX_MOD_DIR" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)"
+  sc_dir="$(cd "$FLUX_MOD_DIR" && go mod download -json "github.com/fluxcd/source-controller@$FLUX_SOURCE_VERSION" |
+    awk -F'"' '$2 == "Dir" { print $4 }')"
+  mkdir -p "$FLUX_BIN_DIR/crds.tmp.$$"
+  cp "$kc_dir/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" \
+    "$sc_dir/config/crd/bases/source.toolkit.fluxcd.io_externalartifacts.yaml" "$FLUX_BIN_DIR/crds.tmp.$$/"
+  chmod 644 "$FLUX_BIN_DIR/crds.tmp.$$"/*.yaml
+  rm -rf "$FLUX_BIN_DIR/crds"
+  mv "$FLUX_BIN_DIR/crds.tmp.$$" "$FLUX_BIN_DIR/crds"
+  echo "build.sh: kustomize-controller $FLUX_VERSION built in $((SECONDS - start))s"
+fi
+
+ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$MIN_KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR" "$FLUX_BIN_DIR"
 
 "$E2E/images/build.sh"
