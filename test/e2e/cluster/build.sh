@@ -101,7 +101,8 @@ have_helm() { [[ -x "$HELM_BIN_DIR/helm" ]]; }
 have_flux() {
   [[ -x "$FLUX_BIN_DIR/kustomize-controller" &&
     -f "$FLUX_BIN_DIR/crds/kustomize.toolkit.fluxcd.io_kustomizations.yaml" &&
-    -f "$FLUX_BIN_DIR/crds/source.toolkit.fluxcd.io_externalartifacts.yaml" ]]
+    -f "$FLUX_BIN_DIR/crds/source.toolkit.fluxcd.io_externalartifacts.yaml" &&
+    -f "$FLUX_BIN_DIR/crds/source.toolkit.fluxcd.io_gitrepositories.yaml" ]]
 }
 
 case "${1:-}" in
@@ -254,14 +255,16 @@ else
   echo "build.sh: building kustomize-controller $FLUX_VERSION into $FLUX_BIN_DIR (slow: 5 to 8 min of CPU cold)"
   start=$SECONDS
   build_into "$FLUX_BIN_DIR" "$FLUX_MOD_DIR" "-s -w" kustomize-controller github.com/fluxcd/kustomize-controller
-  # The CRDs: the Kustomization from kustomize-controller's module zip, the
-  # ExternalArtifact (the test's source) from source-controller's.
+  # The CRDs: the Kustomization from kustomize-controller's module zip, and
+  # from source-controller's every source kind: the ExternalArtifact is the
+  # test's, but kustomize-controller watches GitRepository, OCIRepository and
+  # Bucket too, and without their CRDs its cache never syncs (it exits).
   kc_dir="$(cd "$FLUX_MOD_DIR" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)"
   sc_dir="$(cd "$FLUX_MOD_DIR" && go mod download -json "github.com/fluxcd/source-controller@$FLUX_SOURCE_VERSION" |
     awk -F'"' '$2 == "Dir" { print $4 }')"
   mkdir -p "$FLUX_BIN_DIR/crds.tmp.$$"
   cp "$kc_dir/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" \
-    "$sc_dir/config/crd/bases/source.toolkit.fluxcd.io_externalartifacts.yaml" "$FLUX_BIN_DIR/crds.tmp.$$/"
+    "$sc_dir"/config/crd/bases/source.toolkit.fluxcd.io_*.yaml "$FLUX_BIN_DIR/crds.tmp.$$/"
   chmod 644 "$FLUX_BIN_DIR/crds.tmp.$$"/*.yaml
   rm -rf "$FLUX_BIN_DIR/crds"
   mv "$FLUX_BIN_DIR/crds.tmp.$$" "$FLUX_BIN_DIR/crds"
