@@ -22,7 +22,7 @@ import {
   ApiWatch, cluster, condition, getJson, imageOf, isReady, jobNameOf, kubectl, Manifest, manifestsFile, now, runWithKubectl, ROOT, sleep, start,
   synthChart, SMALL, toYaml, waitFor, waitForRelease,
 } from './index';
-import { MigratedApplication, MigratedApplicationProps, Restricted } from '../../../src';
+import { Applier, MigratedApplication, MigratedApplicationProps, Restricted } from '../../../src';
 
 // ---------------------------------------------------------------- the database
 
@@ -110,7 +110,12 @@ export interface ShopOptions {
   readonly contract?: 'contract' | 'contract-broken';
   /** How long the app keeps serving after SIGTERM (the shop's default is 3s). */
   readonly shutdownDelay?: string;
+  /** How the order is told to the tool that applies the release (default `Applier.plain()`). */
+  readonly applier?: Applier;
 }
+
+/** How a release's objects reach the cluster: `kubectl apply` unless a test says otherwise (a Flux source, ...). */
+export type ApplyFn = (objects: Manifest[]) => Promise<unknown>;
 
 /** Release `n` (1-4) of the shop, against `db`. */
 export function shopRelease(db: Database, n: number, options: ShopOptions = {}): Manifest[] {
@@ -120,6 +125,7 @@ export function shopRelease(db: Database, n: number, options: ShopOptions = {}):
     image,
     replicas: options.replicas ?? 2,
     strategy: options.strategy,
+    applier: options.applier,
     ports: [{ number: 8080, name: 'http' }],
     readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080, periodSeconds: Duration.seconds(1), failureThreshold: 1 }),
     resources: SMALL,
@@ -334,10 +340,11 @@ async function step(name: string, namespace: string, db: Database, migrator: Mig
   };
 }
 
-/** Release `n` with `kubectl apply`; under load at `rate` unless it is 0. */
-export async function release(name: string, namespace: string, db: Database, n: number, shop: ShopOptions, rate: number): Promise<Step> {
+/** Release `n` with `kubectl apply` (or `apply`); under load at `rate` unless it is 0. */
+export async function release(name: string, namespace: string, db: Database, n: number, shop: ShopOptions, rate: number,
+  apply?: ApplyFn): Promise<Step> {
   const objects = shopRelease(db, n, shop);
-  const go = () => observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`);
+  const go = () => observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`, apply && (() => apply(objects)));
   const { requests, result } = rate > 0 ? await underLoad(namespace, rate, go) : { requests: [], result: await go() };
   if (result.jobOutcome !== 'Complete') {
     const log = await kubectl(['logs', `job/${result.job}`, '--tail=20'], { namespace, check: false });
@@ -351,8 +358,19 @@ export function databaseFor(namespace: string): Promise<Database> {
   return createDatabase(namespace, `db_${namespace.replace(/-/g, '_')}`);
 }
 
+/** What reports a release's outcome: its exit code (0 for success), its output, and when it ended (epoch ms, see `now()`). */
+export type Gate = () => Promise<{ code: number | null; out: string; endedAt: number }>;
+
+/** How `failedRelease` applies the release and learns of its failure (by default `kubectl apply`, then `wait-for-release.sh`). */
+export interface FailedReleaseOptions {
+  readonly shop?: ShopOptions;
+  readonly apply?: ApplyFn;
+  /** Started right after the apply. */
+  readonly gate?: Gate;
+}
+
 export interface FailedStep extends Step {
-  /** `pipeline/wait-for-release.sh`, started right after the apply, as a pipeline runs it. */
+  /** `pipeline/wait-for-release.sh` (or the options' gate), started right after the apply, as a pipeline runs it. */
   readonly gate: { readonly code: number | null; readonly out: string; readonly exitAfterFailureMs: number };
   /** The old pods evicted one at a time once the migration had failed, and the pods that replaced them. */
   readonly evicted: string[];
@@ -365,16 +383,19 @@ export interface FailedStep extends Step {
  * one at a time, as a node drain does, and each replacement must pass its
  * waiter (on the old release's Job) and serve before the next eviction.
  */
-export async function failedRelease(name: string, namespace: string, db: Database, n: number, oldImage: string, rate: number): Promise<FailedStep> {
-  const objects = shopRelease(db, n);
+export async function failedRelease(name: string, namespace: string, db: Database, n: number, oldImage: string, rate: number,
+  options: FailedReleaseOptions = {}): Promise<FailedStep> {
+  const objects = shopRelease(db, n, options.shop);
   const manifests = manifestsFile('failed', objects);
-  let gate: ReturnType<typeof waitForRelease> | undefined;
+  const apply = options.apply ?? (() => kubectl(['apply', '-f', manifests], { namespace }));
+  const startGate = options.gate ?? (() => waitForRelease(['-n', namespace, '-t', '3m', '-f', manifests]));
+  let gate: ReturnType<Gate> | undefined;
   const evicted: string[] = [];
   const replacements: string[] = [];
   const { requests, result } = await underLoad(namespace, rate, async () => {
     const observed = await observeRelease(namespace, objects, `e2e.local/shop:${n}.0.0`, async () => {
-      await kubectl(['apply', '-f', manifests], { namespace });
-      gate = waitForRelease(['-n', namespace, '-t', '3m', '-f', manifests]);
+      await apply(objects);
+      gate = startGate();
     });
     const g = await gate!;
     const oldPods = (await getJson(['pods', '-l', SHOP_SELECTOR], { namespace })).items.filter((p: any) => imageOf(p) === oldImage);
