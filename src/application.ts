@@ -294,7 +294,8 @@ export class MigratedApplication extends Construct {
         sidecars: [...sidecars, ...migration.sidecars ?? []],
         imagePullSecrets: [...pullSecrets, ...migration.imagePullSecrets ?? []],
       }));
-      this.migration._annotate('config', ...configMaps, ...this.secret ? [this.secret] : []);
+      // Both named after their content: a release's own.
+      this.migration._annotateRelease('config', ...configMaps, ...this.secret ? [this.secret] : []);
       const activeDeadline = this.migration.activeDeadline.toSeconds();
       const progressDeadline = checkDuration('progressDeadline', props.progressDeadline ?? Duration.seconds(activeDeadline + 300));
       if (progressDeadline <= activeDeadline) {

@@ -50,11 +50,23 @@ export class Applier {
   }
 
   /**
-   * Flux applies plain manifests: no annotations are needed, because Job names
-   * change with their content. Set `wait: true` and `prune: true` on the Kustomization.
+   * Flux applies plain manifests, in one go: the waiters hold the pods until
+   * the Job completes. Set `wait: true` and `prune: true` on the Kustomization.
+   *
+   * The objects that belong to one release only, named after their content
+   * (the Job, the waiters' reader Role and RoleBinding, the hashed ConfigMaps
+   * and Secrets, a contract step's Job and RBAC), get
+   * `kustomize.toolkit.fluxcd.io/prune: disabled`. kustomize-controller
+   * otherwise deletes the previous release's as soon as it has applied the
+   * next one, before that one's migration has run: a pod of the previous
+   * release re-created while the new migration runs or after it failed (a
+   * drain, an eviction) then finds no Job to wait for, and never starts.
+   * Prune them once a release is out with `pipeline/wait-for-release.sh -p`.
+   * The other objects (Deployment, Service, ServiceAccounts, the queue's
+   * RBAC) are Flux's to prune.
    */
   public static flux(): Applier {
-    return new Applier('flux', {});
+    return new Applier('flux', {}, { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' });
   }
 
   /**
@@ -108,22 +120,26 @@ export class Applier {
 
   /**
    * @param name the applier's name: `plain`, `flux`, `argocd` or `helm`
+   * @param annotations by stage
+   * @param releaseAnnotations on the objects that belong to one release only (named after their content), whatever their stage
    */
-  private constructor(public readonly name: string, private readonly annotations: StageAnnotations) {}
+  private constructor(public readonly name: string, private readonly annotations: StageAnnotations,
+    private readonly releaseAnnotations: { [key: string]: string } = {}) {}
 
   /**
-   * Annotates one object for its stage.
+   * Annotates one object for its stage, and, if it belongs to one release
+   * only (its name changes with its content), as such.
    * @internal
    */
-  public _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage): void {
-    for (const [key, value] of Object.entries(this._annotations(stage))) metadata.addAnnotation(key, value);
+  public _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage, perRelease = false): void {
+    for (const [key, value] of Object.entries(this._annotations(stage, perRelease))) metadata.addAnnotation(key, value);
   }
 
   /**
-   * The annotations of one stage.
+   * The annotations of one stage, and of a per-release object if `perRelease`.
    * @internal
    */
-  public _annotations(stage: Stage): { [key: string]: string } {
-    return this.annotations[stage] ?? {};
+  public _annotations(stage: Stage, perRelease = false): { [key: string]: string } {
+    return { ...this.annotations[stage], ...perRelease ? this.releaseAnnotations : {} };
   }
 }

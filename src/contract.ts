@@ -149,7 +149,7 @@ export interface ContractSource {
   readonly serviceAccount: kplus.IServiceAccount;
   /** How the order is told to the applier. */
   readonly applier: Applier;
-  /** Annotates objects for their stage. */
+  /** Annotates objects for their stage, as objects of this release only. */
   readonly annotate: (stage: Stage, ...resources: kplus.Resource[]) => void;
 }
 
@@ -186,7 +186,7 @@ export class Contract {
       kind: 'Job',
       metadata: { name: 'contract', labels: { ...source.labels, [RELEASE_LABEL]: Lazy.any({ produce: () => source.jobName() }) } },
     });
-    source.applier._annotate(this.job.metadata, 'contract');
+    source.applier._annotate(this.job.metadata, 'contract', true);
     const render = this.job.toJson.bind(this.job);
     this.job.toJson = () => this.render(render());
     this.role = new kplus.Role(scope, 'contract-role', { metadata: { name, labels: source.labels } });

@@ -347,7 +347,7 @@ export class DatabaseMigration extends Construct {
           stringData: { ...props.secretValues }, // a plain copy: cdk8s cannot serialize null-prototype objects
           immutable: true,
         });
-        this._annotate('config', this.secret);
+        this._annotateRelease('config', this.secret);
       }
       const queue = addQueueRbac(this, this.name, this.labels, props.serviceAccount);
       this._annotate('config', ...queue.serviceAccount ? [queue.serviceAccount] : [], queue.role, queue.binding);
@@ -373,7 +373,7 @@ export class DatabaseMigration extends Construct {
       for (const [k, v] of Object.entries(this.labels)) this.job.podMetadata.addLabel(k, v);
       dropAddressLabel(this.job);
       addPodMetadata(this.job, 'pod', props.podLabels, props.podAnnotations);
-      this._annotate('migration', this.job);
+      this._annotateRelease('migration', this.job);
       for (const e of OWN_PODS) annotateException(this.job.metadata, e);
       podSeccompProfile(this.job);
       this.schedule(props);
@@ -423,7 +423,7 @@ export class DatabaseMigration extends Construct {
           activeDeadlineSeconds: activeDeadline,
           serviceAccount: queue.jobServiceAccount,
           applier: this.applier,
-          annotate: (stage, ...resources) => this._annotate(stage, ...resources),
+          annotate: (stage, ...resources) => this._annotateRelease(stage, ...resources),
         }, props.contract);
       }
       if (props.configFile) {
@@ -433,7 +433,7 @@ export class DatabaseMigration extends Construct {
           data: { [key]: props.configFile.content },
           immutable: true,
         });
-        this._annotate('config', files);
+        this._annotateRelease('config', files);
         container.mount(props.configFile.path, kplus.Volume.fromConfigMap(this.job, 'config-file', files, { name: 'config-file' }), { subPath: key, readOnly: true });
       }
     } catch (e) {
@@ -573,7 +573,7 @@ export class DatabaseMigration extends Construct {
       const role = new kplus.Role(this, 'reader', { metadata: { name, labels: this.labels } });
       role.allowRead(this.job);
       const binding = new kplus.RoleBinding(this, 'reader-binding', { metadata: { name, labels: this.labels }, role });
-      this._annotate('rbac', role, binding);
+      this._annotateRelease('rbac', role, binding);
       this.reader = { role, binding };
     }
     return this.reader;
@@ -635,8 +635,22 @@ export class DatabaseMigration extends Construct {
    * @internal
    */
   public _annotate(stage: Stage, ...resources: kplus.Resource[]): void {
+    this.annotateAll(stage, false, resources);
+  }
+
+  /**
+   * Annotates objects that belong to this release only (named after their
+   * content, so the next release has others) for the applier, as `_annotate`
+   * does, and as per-release objects.
+   * @internal
+   */
+  public _annotateRelease(stage: Stage, ...resources: kplus.Resource[]): void {
+    this.annotateAll(stage, true, resources);
+  }
+
+  private annotateAll(stage: Stage, perRelease: boolean, resources: kplus.Resource[]): void {
     for (const r of resources) {
-      this.applier._annotate(r.metadata, stage);
+      this.applier._annotate(r.metadata, stage, perRelease);
       annotateLibraryExceptions(r);
     }
   }

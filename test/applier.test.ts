@@ -35,11 +35,39 @@ const OBJECTS = [
   'ServiceAccount/shop-migrate-queue', 'Role/shop-migrate-queue', 'RoleBinding/shop-migrate-queue',
 ];
 
-test.each([undefined, Applier.plain(), Applier.flux()])('%s: no annotations but the Job\'s TTL note', (applier) => {
+test.each([undefined, Applier.plain()])('%s: no annotations but the Job\'s TTL note', (applier) => {
   const objects = render(applier);
   const all = stageAnnotations(annotations(objects));
   expect(Object.keys(all).sort()).toEqual([...OBJECTS].sort());
   for (const a of Object.values(all)) expect(a).toEqual({});
+});
+
+test('flux: prune disabled on the objects of one release (named after their content), and on nothing else', () => {
+  const objects = render(Applier.flux());
+  const off = { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' };
+  expect(stageAnnotations(annotations(objects))).toEqual({
+    'ConfigMap/shop-config-<hash>': off,
+    'Secret/shop-secret-<hash>': off,
+    'Secret/shop-migrate-secret-<hash>': off,
+    'ConfigMap/shop-migrate-files-<hash>': off,
+    'Job/shop-migrate-<hash>': off,
+    'Role/shop-reader-<hash>': off,
+    'RoleBinding/shop-reader-<hash>': off,
+    // Named the same in every release: Flux prunes them once the app is gone from the Kustomization.
+    'ServiceAccount/shop': {},
+    'ServiceAccount/worker': {},
+    'ServiceAccount/shop-migrate-queue': {},
+    'Role/shop-migrate-queue': {},
+    'RoleBinding/shop-migrate-queue': {},
+    'Deployment/shop': {},
+    'Deployment/worker': {},
+    'Service/shop': {},
+  });
+  // Exactly the objects whose names carry the release's hash.
+  for (const o of objects) {
+    expect({ name: o.metadata.name, off: withoutLintNotes(o.metadata.annotations ?? {})['kustomize.toolkit.fluxcd.io/prune'] === 'disabled' })
+      .toEqual({ name: o.metadata.name, off: /-[0-9a-f]{10}$/.test(o.metadata.name) });
+  }
 });
 
 test('argocd: config and RBAC in wave -2, the Job in -1, workloads in 0', () => {

@@ -137,11 +137,19 @@ describe('appliers', () => {
     expect([a.role['helm.sh/hook'], a.role['helm.sh/hook-weight']]).toEqual(['post-install,post-upgrade', '-10']);
   });
 
-  test('plain and Flux: no applier annotation', () => {
+  test('plain and Flux: no ordering annotation', () => {
     for (const applier of [Applier.plain(), Applier.flux()]) {
       const keys = Object.keys(annotations(applier).job);
       expect(keys.filter((k) => k.startsWith('helm.sh/') || k.startsWith('argocd.'))).toEqual([]);
     }
+  });
+
+  test('Flux: the contract Job and its RBAC belong to one release: Flux must not prune them, a later release\'s pipeline does', () => {
+    const off = { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' };
+    const a = annotations(Applier.flux());
+    expect(a.job).toMatchObject(off);
+    expect(a.role).toMatchObject(off);
+    expect(annotations(Applier.plain()).job).not.toHaveProperty('kustomize.toolkit.fluxcd.io/prune');
   });
 });
 
