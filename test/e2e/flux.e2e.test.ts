@@ -1,0 +1,269 @@
+/*
+ * Flux on the real node: kustomize-controller (test/e2e/modules/flux/go.mod,
+ * built by build.sh) run as a host process by support/flux.ts, with the
+ * manifests of `Applier.flux()` served as an ExternalArtifact (source-controller
+ * does not build offline; the Kustomization reconciles exactly as it would
+ * from a GitRepository). The Kustomization has the fields docs/operations.md
+ * tells users to set (see FLUX_RECIPE); only its sourceRef and timeout differ.
+ *
+ * - the shop on PostgreSQL, released through Flux under load: install, a new
+ *   migration, a failing one (Ready=False, old pods evicted during it come
+ *   back and serve), the fix, an unchanged re-reconcile, and pruning the
+ *   earlier releases with `pipeline/wait-for-release.sh -p`;
+ * - what Flux's own pruning does to manifests without the per-release
+ *   `kustomize.toolkit.fluxcd.io/prune: disabled` (Applier.plain(), which is
+ *   what Applier.flux() emitted before): the old release's Job and reader
+ *   RBAC go while the new migration fails, and a re-created old pod is stuck.
+ */
+import {
+  ApiWatch, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl, manifestsFile, Manifest,
+  namespaceName, now, rolledOut, timing, waitFor, waitForRelease,
+} from './support';
+import { Flux, FLUX_VERSION, Published } from './support/flux';
+import { Database, databaseFor, failed, psql, failedRelease, FailedStep, release, Request, SHOP, SHOP_SELECTOR, shopRelease, Step } from './support/shop';
+import { appRelease } from './support/synth';
+import { Applier } from '../../src';
+
+const RATE = 20;
+const PRUNE_DISABLED = { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' };
+
+/** The Kustomization's fields as docs/operations.md shows them (its sourceRef aside), with a shorter timeout for the test. */
+const FLUX_RECIPE = { interval: '10m', path: './dist', prune: true, wait: true, timeout: '3m' };
+
+let flux: Flux | undefined;
+const fluxNs = namespaceName('flux-system');
+
+/** Starts kustomize-controller once for the file (its namespace first). */
+async function fluxOnce(): Promise<Flux> {
+  if (!flux) {
+    await createNamespaces(fluxNs);
+    const started = now();
+    flux = await Flux.start(fluxNs);
+    timing(`flux: kustomize-controller ${FLUX_VERSION} started -> ready`, now() - started);
+  }
+  return flux;
+}
+
+afterAll(async () => {
+  await flux?.stop();
+  cleanUp();
+  await deleteNamespaces();
+}, 300_000);
+
+const failures = (requests: Request[]) => requests.filter(failed).map((r) => `${r.method} ${r.status} ${r.error}`.trim());
+
+/** Which of `objects` exist in `namespace` now, as `Kind/name`. */
+async function existing(namespace: string, objects: Manifest[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const o of objects) {
+    const group = o.apiVersion.includes('/') ? `.${o.apiVersion.split('/')[0]}` : '';
+    const r = await kubectl(['get', `${o.kind.toLowerCase()}${group}/${o.metadata.name}`], { namespace, check: false });
+    if (r.code === 0) found.push(`${o.kind}/${o.metadata.name}`);
+  }
+  return found;
+}
+/** An init container that has failed at least once. */
+const waiterFailed = (c: any) => (c.restartCount ?? 0) > 0 || !!c.state.terminated?.exitCode;
+const names = (objects: Manifest[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+
+/** Every pod of `image` was first seen Ready after its Job was seen Complete; its waiter ended no earlier than the Job's completion. */
+function expectStartedAfterJob(s: Step, image: string): void {
+  const pods = s.pods.filter((p) => imageOf(p) === image);
+  expect(pods).toHaveLength(2);
+  const completed = Date.parse(condition(s.job, 'Complete').lastTransitionTime);
+  for (const pod of pods) {
+    expect({ pod: pod.metadata.name, readyAfterComplete: s.observed.newPodsReadyAt.get(pod.metadata.name)! > s.observed.jobDoneAt })
+      .toEqual({ pod: pod.metadata.name, readyAfterComplete: true });
+    expect(Date.parse(pod.status.initContainerStatuses[1].state.terminated.finishedAt)).toBeGreaterThanOrEqual(completed);
+  }
+}
+
+function expectRanOnce(s: Step): void {
+  expect(s.jobPods).toHaveLength(1);
+  expect(s.job.status).toMatchObject({ succeeded: 1 });
+  expect(s.job.status.failed ?? 0).toBe(0);
+}
+
+describe(`Flux kustomize-controller ${FLUX_VERSION}: the shop released through a Kustomization (wait, prune) with Applier.flux(), under load`, () => {
+  const ns = namespaceName('flux-shop');
+  const shop = { applier: Applier.flux() };
+  let db: Database;
+  const published: Published[] = [];
+  /** Publishes a release as the Kustomization's next revision. */
+  const viaFlux = async (objects: Manifest[]) => { published.push(await flux!.publish(fluxNs, SHOP, objects)); };
+  const last = () => published[published.length - 1];
+  /** Waits until the Kustomization has settled on the last revision published. */
+  const settled = (done?: Parameters<Flux['settled']>[4]) => flux!.settled(fluxNs, SHOP, last().revision, 300_000, done);
+
+  const psqlMigrations = () => psql(db.name, 'SELECT id FROM gorp_migrations ORDER BY id').split('\n').filter((l) => l);
+
+  beforeAll(async () => {
+    await fluxOnce();
+    await createNamespaces(ns);
+    db = await databaseFor(ns);
+    await flux!.kustomization(fluxNs, SHOP, { ...FLUX_RECIPE, targetNamespace: ns });
+  }, 300_000);
+
+  const steps: { [name: string]: Step } = {};
+
+  test('install 1: Flux applies everything at once; the waiters hold the pods until the Job completed; Ready=True', async () => {
+    const s = await release('flux: install 1', ns, db, 1, shop, 0, viaFlux);
+    steps.install = s;
+    const k = await settled();
+    expect(k.ready).toMatchObject({ status: 'True', reason: 'ReconciliationSucceeded' });
+    expect(k.lastAppliedRevision).toBe(last().revision);
+    timing('flux: install 1: revision published -> Kustomization Ready=True', k.at - last().at);
+    expectRanOnce(s);
+    expect(s.migrations).toEqual(['1_orders.sql']);
+    expectStartedAfterJob(s, 'e2e.local/shop:1.0.0');
+    // Flux created the pods with the Job: the waiter, not Flux, held them.
+    const deployment = await getJson(['deployment', SHOP], { namespace: ns });
+    expect(Date.parse(deployment.metadata.creationTimestamp)).toBeLessThanOrEqual(Date.parse(s.job.status.completionTime));
+    timing('flux: install 1: Job Complete -> first new pod ready', s.figures.completeToFirstReadyMs!);
+  }, 600_000);
+
+  test('release 2 (a new migration) under load: 0 failed requests, the migration ran once, every new pod ready after the Job completed', async () => {
+    const s = await release('flux: 1 -> 2', ns, db, 2, shop, RATE, viaFlux);
+    steps.expand = s;
+    const k = await settled();
+    expect(k.ready).toMatchObject({ status: 'True' });
+    expect(failures(s.requests)).toEqual([]);
+    expect(s.requests.length).toBeGreaterThan(RATE * 4);
+    expect(new Set(s.requests.map((q) => q.version))).toEqual(new Set(['1', '2']));
+    expectRanOnce(s);
+    expect(s.migrations).toEqual(['1_orders.sql', '2_note.sql']);
+    expectStartedAfterJob(s, 'e2e.local/shop:2.0.0');
+    timing(`flux: 1 -> 2: ${s.figures.sent} requests, ${s.figures.failed} failed; Job Complete -> first new pod ready`, s.figures.completeToFirstReadyMs!);
+  }, 600_000);
+
+  let broken: FailedStep;
+  let release2Left: string[];
+
+  test('release 3, whose migration fails: Ready=False, 0 failed requests, and old pods evicted during it come back and serve', async () => {
+    const two = shopRelease(db, 2, shop);
+    broken = await failedRelease('flux: 2 -> 3 (fails; old pods evicted)', ns, db, 3, 'e2e.local/shop:2.0.0', RATE, {
+      shop,
+      apply: viaFlux,
+      gate: async () => {
+        const k = await settled();
+        return { code: k.ready!.status === 'True' ? 0 : 1, out: `${k.ready!.reason}: ${k.ready!.message}`, endedAt: k.at };
+      },
+    });
+    release2Left = await existing(ns, two);
+    const s = broken;
+    expect(s.gate.code).toBe(1);
+    expect(s.gate.out).toMatch(/^HealthCheckFailed: /);
+    expect(s.gate.out).toContain(`Job/${ns}/${s.observed.job}`);
+    timing('flux: 2 -> 3: Job FailureTarget -> Kustomization Ready=False', s.gate.exitAfterFailureMs);
+    expect(failures(s.requests)).toEqual([]);
+    expect(new Set(s.requests.map((q) => q.version))).toEqual(new Set(['2']));
+    expect(s.observed.jobOutcome).toBe('FailureTarget');
+    expect(s.migrations).toEqual(['1_orders.sql', '2_note.sql']);
+    // Both old pods were evicted; each replacement passed its waiter (release 2's Job, read through release 2's reader Role) and served.
+    expect(s.evicted).toHaveLength(2);
+    expect(s.replacements).toHaveLength(2);
+    const servedBy = new Set(s.requests.filter((q) => !failed(q)).map((q) => q.pod));
+    for (const pod of s.replacements) expect({ pod, served: servedBy.has(pod) }).toEqual({ pod, served: true });
+    // Flux pruned nothing of release 2: its Job, reader Role and RoleBinding, hashed ConfigMaps and Secret are all there.
+    expect(release2Left).toEqual(names(two));
+  }, 600_000);
+
+  test('the fix, release 4, rolls out through Flux: Ready=True, 0 failed requests, the fixed migration ran once', async () => {
+    const s = await release('flux: 2 -> 4 (the fix)', ns, db, 4, shop, RATE, viaFlux);
+    steps.fixed = s;
+    const k = await settled();
+    expect(k.ready).toMatchObject({ status: 'True' });
+    expect(failures(s.requests)).toEqual([]);
+    expectRanOnce(s);
+    expect(s.migrations).toEqual(['1_orders.sql', '2_note.sql', '3_sku.sql']);
+    expectStartedAfterJob(s, 'e2e.local/shop:4.0.0');
+  }, 600_000);
+
+  test('an unchanged re-reconcile (same revision, a requested reconcile) runs no migration again and replaces no pod', async () => {
+    const job = jobNameOf(shopRelease(db, 4, shop));
+    const uids = async (args: string[]) => ((await getJson(args, { namespace: ns })).items.map((o: any) => o.metadata.uid) as string[]).sort();
+    const before = { jobs: await uids(['jobs']), jobPods: await uids(['pods', '-l', 'batch.kubernetes.io/job-name']), pods: await uids(['pods', '-l', SHOP_SELECTOR]) };
+    // Watches, so that a Job or pod made and gone again meanwhile would be seen too.
+    const jobs = await ApiWatch.open(ns, 'apis/batch/v1', 'jobs', {});
+    const allPods = await ApiWatch.pods(ns, '');
+    try {
+      const token = await flux!.requestReconcile(fluxNs, SHOP);
+      const k = await settled((st) => st.lastHandledReconcileAt === token);
+      expect(k.ready).toMatchObject({ status: 'True' });
+      expect(k.lastAppliedRevision).toBe(last().revision);
+      const known = new Set([...before.jobs, ...before.jobPods, ...before.pods]);
+      expect([...jobs.events, ...allPods.events].filter((e) => !known.has(e.object.metadata.uid)).map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([]);
+    } finally {
+      jobs.close();
+      allPods.close();
+    }
+    expect({ jobs: await uids(['jobs']), jobPods: await uids(['pods', '-l', 'batch.kubernetes.io/job-name']), pods: await uids(['pods', '-l', SHOP_SELECTOR]) })
+      .toEqual(before);
+    expect(psqlMigrations()).toEqual(['1_orders.sql', '2_note.sql', '3_sku.sql']);
+    expect((await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${job}`], { namespace: ns })).items).toHaveLength(1);
+  }, 300_000);
+
+  test('Flux leaves the earlier releases\' per-release objects; wait-for-release.sh -p removes them, and Flux stays Ready', async () => {
+    const four = shopRelease(db, 4, shop);
+    const earlier = [1, 2, 3].map((n) => shopRelease(db, n, shop)).flat()
+      .filter((o) => !names(four).includes(`${o.kind}/${o.metadata.name}`))
+      .filter((o, i, all) => all.findIndex((x) => x.kind === o.kind && x.metadata.name === o.metadata.name) === i);
+    // Only per-release objects (the Jobs, the reader Roles and RoleBindings) differ between the releases, and all carry the annotation.
+    expect(new Set(earlier.map((o) => o.kind))).toEqual(new Set(['Job', 'Role', 'RoleBinding']));
+    for (const o of earlier) expect(o.metadata.annotations).toMatchObject(PRUNE_DISABLED);
+    expect(await existing(ns, earlier)).toEqual(names(earlier));
+    const r = await waitForRelease(['-n', ns, '-t', '3m', '-f', manifestsFile('flux-4', four), '-p', `app.kubernetes.io/instance=${SHOP}`]);
+    expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.any(String) });
+    expect(await existing(ns, earlier)).toEqual([]);
+    expect(await existing(ns, four)).toEqual(names(four));
+    const token = await flux!.requestReconcile(fluxNs, SHOP);
+    const k = await settled((st) => st.lastHandledReconcileAt === token);
+    expect(k.ready).toMatchObject({ status: 'True' });
+    expect(await existing(ns, earlier)).toEqual([]);
+    await rolledOut(ns, SHOP, SHOP_SELECTOR, 'e2e.local/shop:4.0.0');
+  }, 300_000);
+});
+
+describe('Flux\'s own pruning over manifests without the annotation (Applier.plain(), as Applier.flux() was): what it does during a failed release', () => {
+  const ns = namespaceName('flux-plain');
+  const name = 'plain';
+  const instance = `app.kubernetes.io/instance=${name}`;
+  const pods = `${instance},app.kubernetes.io/component=app`;
+  const v1 = appRelease('1.0.0', ['--sleep=2s'], { name, notFoundTimeout: undefined });
+  const v2 = appRelease('2.0.0', ['--sleep=2s', '--fail=duplicate key value violates unique constraint'], { name });
+
+  beforeAll(async () => {
+    await fluxOnce();
+    await createNamespaces(ns);
+    await flux!.kustomization(fluxNs, name, { ...FLUX_RECIPE, targetNamespace: ns });
+  }, 300_000);
+
+  test('release 1\'s Job and reader RBAC are pruned as soon as release 2 is applied; an old pod deleted then never comes back', async () => {
+    const one = await flux!.publish(fluxNs, name, v1);
+    expect((await flux!.settled(fluxNs, name, one.revision)).ready).toMatchObject({ status: 'True' });
+    await rolledOut(ns, name, pods, 'e2e.local/app:1.0.0');
+    const perRelease1 = v1.filter((o) => !v2.some((x) => x.kind === o.kind && x.metadata.name === o.metadata.name));
+    expect(await existing(ns, perRelease1)).toEqual(names(perRelease1));
+
+    const two = await flux!.publish(fluxNs, name, v2);
+    const k = await flux!.settled(fluxNs, name, two.revision);
+    expect(k.ready).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
+    // Gone: release 1's Job, Role and RoleBinding (everything of release 1 that release 2 does not have).
+    expect(await existing(ns, perRelease1)).toEqual([]);
+    // The old pods still serve, but one deleted now is replaced by a pod whose waiter cannot read its Job.
+    const [old] = (await getJson(['pods', '-l', pods], { namespace: ns })).items.filter((p: any) => imageOf(p) === 'e2e.local/app:1.0.0');
+    await kubectl(['delete', 'pod', old.metadata.name, '--wait=true'], { namespace: ns, timeoutMs: 120_000 });
+    const stuck = await waitFor(async () => {
+      const list = (await getJson(['pods', '-l', pods], { namespace: ns })).items
+        .filter((p: any) => imageOf(p) === 'e2e.local/app:1.0.0' && p.metadata.name !== old.metadata.name && !isReady(p));
+      return list.find((p: any) => (p.status.initContainerStatuses ?? []).some(waiterFailed));
+    }, 180_000, 'the replacement of the deleted old pod to fail its waiter');
+    const waiter = stuck.status.initContainerStatuses.find(waiterFailed);
+    // The waiter's kubectl error is its termination message.
+    const terminated = waiter.state.terminated ?? waiter.lastState.terminated;
+    process.stderr.write(`flux (no annotation): the replacement ${stuck.metadata.name}'s ${waiter.name} exited ${terminated.exitCode}: ${terminated.message}\n`);
+    expect({ name: waiter.name, exitCode: terminated.exitCode }).toEqual({ name: `wait-for-${name}-job-created`, exitCode: 1 });
+    expect(terminated.message).toMatch(new RegExp(`jobs.batch "${jobNameOf(v1)}" is forbidden: User "system:serviceaccount:${ns}:${name}" cannot get resource "jobs"`));
+    expect(isReady(stuck)).toBe(false);
+  }, 600_000);
+});
