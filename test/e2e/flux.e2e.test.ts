@@ -2,8 +2,8 @@
  * Flux on the real node: kustomize-controller (test/e2e/modules/flux/go.mod,
  * built by build.sh) run as a host process by support/flux.ts, with the
  * manifests of `Applier.flux()` served as an ExternalArtifact (source-controller
- * does not build offline; the Kustomization reconciles exactly as it would
- * from a GitRepository). The Kustomization has the fields docs/operations.md
+ * does not build offline; kustomize-controller builds, applies, prunes and
+ * health-checks it as it would any source's artifact). The Kustomization has the fields docs/operations.md
  * tells users to set (see FLUX_RECIPE); only its sourceRef and timeout differ.
  *
  * - the shop on PostgreSQL, released through Flux under load: install, a new
@@ -13,7 +13,8 @@
  * - what Flux's own pruning does to manifests without the per-release
  *   `kustomize.toolkit.fluxcd.io/prune: disabled` (Applier.plain(), which is
  *   what Applier.flux() emitted before): the old release's Job and reader
- *   RBAC go while the new migration fails, and a re-created old pod is stuck.
+ *   RBAC go while the new migration fails, and the waiter of a re-created old
+ *   pod is forbidden to read its Job.
  */
 import {
   ApiWatch, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl, manifestsFile, Manifest,
@@ -238,7 +239,7 @@ describe('Flux\'s own pruning over manifests without the annotation (Applier.pla
     await flux!.kustomization(fluxNs, name, { ...FLUX_RECIPE, targetNamespace: ns });
   }, 300_000);
 
-  test('release 1\'s Job and reader RBAC are pruned as soon as release 2 is applied; an old pod deleted then never comes back', async () => {
+  test('release 1\'s Job and reader RBAC are pruned once release 2 is applied; an old pod deleted then: its waiter may not read its Job', async () => {
     const one = await flux!.publish(fluxNs, name, v1);
     expect((await flux!.settled(fluxNs, name, one.revision)).ready).toMatchObject({ status: 'True' });
     await rolledOut(ns, name, pods, 'e2e.local/app:1.0.0');
