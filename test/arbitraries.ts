@@ -2,12 +2,18 @@ import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { MigratedApplicationProps } from '../src';
+import { goYamlReadsNonString } from '../src/validation';
 
 /*
  * Random props that validation accepts, shared by the property tests and by
  * `npm run lint:k8s`, which lints a sample of what they render.
  */
 
+/**
+ * A string that reaches the API server as a string: not one that cdk8s writes unquoted and Go's YAML
+ * reads as a number, a boolean or null (`0`, `-_0`, `<<`), which validation refuses with its own test.
+ */
+const text = (constraints: fc.StringConstraints = {}) => fc.string(constraints).filter((v) => !goYamlReadsNonString(v));
 const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/);
 const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
 const subdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.'));
@@ -15,13 +21,13 @@ const subdomains = fc.uniqueArray(subdomain, { maxLength: 2 });
 const labelName = fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?$/);
 const labelKey = fc.tuple(fc.option(subdomain, { nil: undefined }), labelName)
   .map(([prefix, name]) => (prefix ? `${prefix}/${name}` : name))
-  .filter((k) => !k.startsWith('app.kubernetes.io/') && !k.startsWith('cdk8s.io/'));
-const labelValue = fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?)?$/);
+  .filter((k) => !['app.kubernetes.io/', 'cdk8s.io/', 'cdk8s-migrated-app.github.io/'].some((reserved) => k.startsWith(reserved)));
+const labelValue = fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?)?$/).filter((v) => !goYamlReadsNonString(v));
 const labels = fc.dictionary(labelKey, labelValue, { maxKeys: 3 });
 /** Up to two extra containers, named `<prefix>-<i>` so that they never clash with the library's. */
 const containers = (prefix: string) => fc.array(fc.record({
   image: fc.constantFrom('proxy:1', 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1', `git@sha256:${'c'.repeat(64)}`),
-  args: fc.option(fc.array(fc.string(), { maxLength: 3 }), { nil: undefined }),
+  args: fc.option(fc.array(text(), { maxLength: 3 }), { nil: undefined }),
 }), { maxLength: 2 }).map((cs) => cs.map((c, i) => ({ ...c, name: `${prefix}-${i}` })));
 
 /** Props of a `MigratedApplication` that validation accepts, with names where the props take references (see `buildProps`). */
@@ -36,11 +42,11 @@ export const validProps = fc.record({
   image: fc.constantFrom('app:1', 'ghcr.io/acme/app:2.0', `app@sha256:${'b'.repeat(64)}`),
   replicas: fc.integer({ min: 1, max: 50 }),
   ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { maxLength: 3 }).map((ns) => ns.map((n, i) => ({ number: n, name: `p${i}` }))),
-  env: fc.dictionary(envName, fc.string(), { maxKeys: 3 }),
-  config: fc.option(fc.dictionary(envName, fc.string(), { maxKeys: 3 }), { nil: undefined }),
-  secretValues: fc.option(fc.dictionary(envName, fc.string(), { maxKeys: 3 }), { nil: undefined }),
+  env: fc.dictionary(envName, text(), { maxKeys: 3 }),
+  config: fc.option(fc.dictionary(envName, text(), { maxKeys: 3 }), { nil: undefined }),
+  secretValues: fc.option(fc.dictionary(envName, text(), { maxKeys: 3 }), { nil: undefined }),
   migration: fc.record({
-    command: fc.option(fc.array(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+    command: fc.option(fc.array(text({ minLength: 1 }), { minLength: 1, maxLength: 3 }), { nil: undefined }),
     backoffLimit: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
     activeDeadline: fc.option(fc.integer({ min: 1, max: 3600 }).map(Duration.seconds), { nil: undefined }),
     waiter: fc.option(fc.record({ notFoundTimeout: fc.integer({ min: 1, max: 3600 }).map(Duration.seconds) }), { nil: undefined }),
@@ -54,12 +60,12 @@ export const validProps = fc.record({
     nodeAffinity: fc.array(fc.tuple(labelKey, fc.array(labelValue, { minLength: 1, maxLength: 2 })), { maxLength: 2 }),
     priorityClassName: fc.option(subdomain, { nil: undefined }),
     podLabels: fc.option(labels, { nil: undefined }),
-    podAnnotations: fc.option(fc.dictionary(labelKey, fc.string()), { nil: undefined }),
+    podAnnotations: fc.option(fc.dictionary(labelKey, text()), { nil: undefined }),
   }),
   sidecars: containers('proxy'),
   imagePullSecrets: subdomains,
   podLabels: fc.option(labels, { nil: undefined }),
-  podAnnotations: fc.option(fc.dictionary(labelKey, fc.string()), { nil: undefined }),
+  podAnnotations: fc.option(fc.dictionary(labelKey, text()), { nil: undefined }),
 });
 
 /** `validProps` (or a mutation of them), with the names of Secrets and ServiceAccounts made into references in `chart`. */
