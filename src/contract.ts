@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Applier, Stage } from './applier';
 import { contentHash, hashedName, jsonpathKey, RELEASE_LABEL } from './naming';
-import { jobSelector, QUEUE_CONTAINER } from './queue';
+import { jobSelector } from './queue';
 import { checkCommand, checkDuration, checkObject, checkPinnedImage, checkStrings, PropError } from './validation';
 
 /*
@@ -184,7 +184,8 @@ export class Contract {
     this.job = new ApiObject(scope, 'contract-job', {
       apiVersion: 'batch/v1',
       kind: 'Job',
-      metadata: { name: 'contract', labels: { ...source.labels, [RELEASE_LABEL]: Lazy.any({ produce: () => source.jobName() }) } },
+      // Named in render(), after a hash of the rest.
+      metadata: { labels: { ...source.labels, [RELEASE_LABEL]: Lazy.any({ produce: () => source.jobName() }) } },
     });
     source.applier._annotate(this.job.metadata, 'contract', true);
     const render = this.job.toJson.bind(this.job);
@@ -229,7 +230,9 @@ export class Contract {
     const spec = JSON.parse(JSON.stringify(expand.spec));
     spec.activeDeadlineSeconds = this.deadline;
     const pod = spec.template.spec;
-    const queue = pod.initContainers.find((c: any) => c.name === QUEUE_CONTAINER);
+    // The queue is the first init container, and the migration the only container, of every migration Job.
+    const [queue] = pod.initContainers;
+    const [main] = pod.containers;
     const release = this.source.jobName();
     const workloads = this.workloads.map((w) => {
       const selector = Object.entries(w.matchLabels).sort().map(([k, v]) => `${k}=${v}`).join(',');
@@ -242,8 +245,7 @@ export class Contract {
       args: [HOLD_SCRIPT],
       env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
     };
-    pod.initContainers.splice(pod.initContainers.indexOf(queue) + 1, 0, hold);
-    const main = pod.containers.find((c: any) => c.name === 'migrate');
+    pod.initContainers.splice(1, 0, hold);
     main.name = CONTRACT_CONTAINER;
     if (this.options.image !== undefined) main.image = this.options.image;
     if (this.options.command !== undefined) {
@@ -252,9 +254,9 @@ export class Contract {
     }
     if (this.options.args !== undefined) main.args = [...this.options.args];
     spec.template.metadata.labels[RELEASE_LABEL] = release;
-    const stageKeys = Object.keys(this.source.applier._annotations('migration'));
-    const annotations = Object.fromEntries(Object.entries(expand.metadata.annotations ?? {}).filter(([k]) => !stageKeys.includes(k)));
-    const json = { ...own, metadata: { ...own.metadata, annotations: { ...annotations, ...own.metadata.annotations } }, spec };
+    // The migration Job's annotations (linter waivers), with the applier's for the contract stage over its own stage's: every
+    // applier sets the same keys in both stages.
+    const json = { ...own, metadata: { ...own.metadata, annotations: { ...expand.metadata.annotations, ...own.metadata.annotations } }, spec };
     const { name: _placeholder, ...metadata } = json.metadata;
     json.metadata.name = hashedName(this.source.name, 'contract', contentHash({ ...json, metadata }));
     return json;

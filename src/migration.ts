@@ -462,10 +462,15 @@ export class DatabaseMigration extends Construct {
    * read here, it reflects the Job as it is now.
    */
   public get jobName(): string {
+    return this.asItIsNow(() => hashedName(this.name, 'migrate', this.jobHash()));
+  }
+
+  /** `read()`, with the Jobs rendered as they are now rather than as in the synthesis under way. */
+  private asItIsNow<T>(read: () => T): T {
     const memo = this.memo;
     this.memo = undefined;
     try {
-      return hashedName(this.name, 'migrate', this.jobHash());
+      return read();
     } finally {
       this.memo = memo;
     }
@@ -481,14 +486,8 @@ export class DatabaseMigration extends Construct {
    * migration has a contract step. Read here, it reflects the Jobs as they are now.
    */
   public get contractJobName(): string | undefined {
-    if (!this.contract) return undefined;
-    const memo = this.memo;
-    this.memo = undefined;
-    try {
-      return this.contract.jobName;
-    } finally {
-      this.memo = memo;
-    }
+    const contract = this.contract;
+    return contract && this.asItIsNow(() => contract.jobName);
   }
 
   /** The workloads gated on this migration so far. */

@@ -66,6 +66,9 @@ export const MANAGED_BY = 'cdk8s';
  */
 export const RELEASE_LABEL = 'cdk8s-migrated-app.github.io/release';
 
+/** The prefix of the labels the library owns besides the recommended ones. */
+export const OWN_LABEL_PREFIX = 'cdk8s-migrated-app.github.io/';
+
 /** A label key as a field of a kubectl jsonpath: its dots escaped. */
 export function jsonpathKey(key: string): string {
   return key.replace(/\./g, '\\.');

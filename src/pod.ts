@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { addPullSecrets, makeSidecar, nextContainerPath } from './_pod-template';
-import { RELEASE_LABEL } from './naming';
+import { OWN_LABEL_PREFIX } from './naming';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { restrictedContainer } from './security';
 import { checkCommand, checkImage, checkLabelKey, checkLabels, checkSubdomain, checkYamlString, PropError } from './validation';
@@ -12,7 +12,7 @@ import { checkCommand, checkImage, checkLabelKey, checkLabels, checkSubdomain, c
  */
 
 /** Labels that the library sets on pod templates itself: selectors and the recommended labels rely on them. */
-const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'cdk8s.io/', RELEASE_LABEL.split('/')[0] + '/'];
+const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'cdk8s.io/', OWN_LABEL_PREFIX];
 
 /**
  * Adds `containers` to `workload` as init containers, restricted by default

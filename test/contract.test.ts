@@ -63,6 +63,26 @@ describe('what a contract step renders', () => {
     expect(() => execFileSync('bash', ['-n', '-c', hold.args[0]])).not.toThrow();
   });
 
+  test('the hold\'s jsonpaths print, in order, the fields its script reads (kubectl ran them on the node: contract.e2e.test.ts)', () => {
+    const env = envOf(pod.initContainers[1]);
+    expect([env.HOME, env.JOBS, env.PODS]).toEqual([
+      '/tmp',
+      '{range .items[*]}{.metadata.creationTimestamp} {.metadata.name} {.status.conditions[?(@.status=="True")].type}{"\\n"}{end}',
+      '{range .items[*]}{.metadata.name} {.metadata.labels.cdk8s-migrated-app\\.github\\.io/release}{"\\n"}{end}',
+    ]);
+    expect(env.STATUS.split('|')).toEqual(['{.metadata.generation}', '{.status.observedGeneration}', '{.spec.replicas}', '{.status.replicas}',
+      '{.status.updatedReplicas}', '{.status.availableReplicas}', '{.spec.template.metadata.labels.cdk8s-migrated-app\\.github\\.io/release}',
+      '{.status.conditions[?(@.reason=="ProgressDeadlineExceeded")].type}']);
+  });
+
+  test('its RBAC is emitted before it, so that a first apply never creates its pod without them; it keeps the migration Job\'s linter waivers', () => {
+    const at = (kind: string) => objects.findIndex((o) => o.kind === kind && o.metadata.name === contract.metadata.name);
+    expect(at('Role')).toBeLessThan(at('Job'));
+    expect(at('RoleBinding')).toBeLessThan(at('Job'));
+    expect(contract.metadata.annotations).toEqual(expand.metadata.annotations);
+    expect(contract.metadata.annotations['ignore-check.kube-linter.io/job-ttl-seconds-after-finished']).toBeDefined();
+  });
+
   test('the Deployment\'s pods carry the release, so that the hold tells them from earlier ones', () => {
     const deployment = ofKind(objects, 'Deployment')[0];
     expect(deployment.spec.template.metadata.labels[RELEASE_LABEL]).toBe(expand.metadata.name);
@@ -137,6 +157,12 @@ describe('appliers', () => {
     expect([a.role['helm.sh/hook'], a.role['helm.sh/hook-weight']]).toEqual(['post-install,post-upgrade', '-10']);
   });
 
+  test('every applier sets the same annotation keys for the contract step as for the migration, which the contract Job\'s override relies on', () => {
+    for (const applier of [Applier.plain(), Applier.flux(), Applier.argoCd(), Applier.helm(), Applier.helm({ keepUnchangedHooks: true })]) {
+      expect(Object.keys(applier._annotations('contract')).sort()).toEqual(Object.keys(applier._annotations('migration')).sort());
+    }
+  });
+
   test('plain and Flux: no ordering annotation', () => {
     for (const applier of [Applier.plain(), Applier.flux()]) {
       const keys = Object.keys(annotations(applier).job);
@@ -164,7 +190,10 @@ describe('what a contract step refuses, naming the prop', () => {
     fails({ ...MIGRATION, contract: { command: [] } }, /^migration\.contract\.command: must be a non-empty list/);
     fails({ ...MIGRATION, contract: { args: [1 as any] } }, /^migration\.contract\.args\[0\]: /);
     fails({ ...MIGRATION, contract: { image: 'ghcr.io/acme/shop:latest' } }, /^migration\.contract\.image: /);
-    fails({ ...MIGRATION, contract: { args: ['c'], activeDeadline: Duration.minutes(5) } }, /^migration\.contract\.activeDeadline: must be longer than the migration's activeDeadline \(600s\)/);
+    fails({ ...MIGRATION, contract: { args: ['c'], activeDeadline: Duration.minutes(5) } },
+      /^migration\.contract\.activeDeadline: must be longer than the migration's activeDeadline \(600s\): the contract Job waits for the migration and the rollout \(got "300s"\)$/);
+    fails({ ...MIGRATION, contract: { args: ['c'], activeDeadline: Duration.minutes(10) } }, /^migration\.contract\.activeDeadline: must be longer .* \(got "600s"\)$/);
+    fails({ ...MIGRATION, contract: { args: ['c'], activeDeadline: Duration.millis(1500) } }, /^migration\.contract\.activeDeadline: must be a positive duration of whole seconds/);
     fails({ ...MIGRATION, contract: 'drop' as any }, /^migration\.contract: must be an object of props/);
   });
 
@@ -177,6 +206,8 @@ describe('what a contract step refuses, naming the prop', () => {
     const migration = new DatabaseMigration(chart, 'db', { name: 'db', image: IMAGE, contract: { args: ['c'] } });
     const daemons = new kplus.DaemonSet(chart, 'agent', { containers: [{ image: 'agent:1' }] });
     expect(() => migration.gate(daemons)).toThrow(raisedAt('test/db', /^gate\(test\/agent\): a migration with a contract step can gate Deployments and StatefulSets only/));
+    const unselected = new kplus.Deployment(chart, 'unselected', { select: false, progressDeadline: Duration.minutes(15), containers: [{ image: 'u:1' }] });
+    expect(() => migration.gate(unselected)).toThrow(raisedAt('test/db', /^gate\(test\/unselected\): needs a label selector \(matchLabels\): the contract step finds the workload's pods by it$/));
     const elsewhere = new kplus.Deployment(chart, 'other', { metadata: { namespace: 'other' }, progressDeadline: Duration.minutes(15), containers: [{ image: 'o:1' }] });
     expect(() => migration.gate(elsewhere)).toThrow(raisedAt('test/db', /^gate\(test\/other\)\.metadata\.namespace: must be the migration's with a contract step/));
   });

@@ -41,6 +41,9 @@ describe('what the queue renders', () => {
       JOB_NAME: { fieldRef: { fieldPath: 'metadata.labels[\'batch.kubernetes.io/job-name\']' } },
       ENDED: JOB_ENDED_JSONPATH,
       LC_ALL: 'C',
+      // What the script reads, in its order; `r=` keeps an unset release label from shifting the conditions.
+      LIST: '{range .items[*]}{.metadata.creationTimestamp} {.metadata.name} r={.metadata.labels.cdk8s-migrated-app\\.github\\.io/release} '
+        + '{.status.conditions[?(@.status=="True")].type}{"\\n"}{end}',
     });
     expect(one(objects, 'Job').spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'shop', 'app.kubernetes.io/component': 'migration' });
   });
