@@ -38,7 +38,7 @@ export const validProps = fc.record({
     fc.array(fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-'), { minLength: Math.max(0, length - 2), maxLength: Math.max(0, length - 2) }),
     fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'),
   ).map(([first, middle, last]) => (length === 1 ? first : `${first}${middle.join('')}${last}`))),
-  partOf: fc.option(fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/), { nil: undefined }),
+  partOf: fc.option(fc.stringMatching(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/).filter((v) => !goYamlReadsNonString(v)), { nil: undefined }),
   image: fc.constantFrom('app:1', 'ghcr.io/acme/app:2.0', `app@sha256:${'b'.repeat(64)}`),
   replicas: fc.integer({ min: 1, max: 50 }),
   ports: fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { maxLength: 3 }).map((ns) => ns.map((n, i) => ({ number: n, name: `p${i}` }))),
