@@ -3,7 +3,8 @@
 # test/e2e/controlplane/go.mod, test/e2e/controlplane/etcd/go.mod and
 # test/e2e/kubectl/go.mod, sql-migrate from test/e2e/sql-migrate/go.mod, the
 # helm CLI from test/e2e/modules/helm/go.mod, Flux's kustomize-controller and
-# the CRDs it needs from test/e2e/modules/flux/go.mod, then the node's
+# the CRDs it needs from test/e2e/modules/flux/go.mod, Argo CD and a small
+# in-memory Redis from test/e2e/modules/argocd/go.mod, then the node's
 # container images (test/e2e/images/build.sh).
 #
 # Output: test/e2e/.bin/kubernetes-<version>/{kube-apiserver,kube-controller-manager,
@@ -14,6 +15,11 @@
 #         test/e2e/.bin/helm-<version>/helm         for helm.e2e.test.ts
 #         test/e2e/.bin/flux-<version>/kustomize-controller, crds/*.yaml
 #                                                    for flux.e2e.test.ts
+#         test/e2e/.bin/argocd-<version>/{argocd,redis,hack/,manifests/}
+#                                                    for argocd.e2e.test.ts: Argo CD's
+#                                                    multi-call binary, miniredis, and
+#                                                    the module's hack/ scripts and
+#                                                    manifests/ (CRDs, config)
 #         test/e2e/.bin/images/*.tar                 OCI archives (images/build.sh)
 # A binary is built only when it is missing from its versioned folder, so
 # bumping a pinned version triggers a rebuild and nothing else does. A cold
@@ -25,6 +31,10 @@
 # 809 s of wall time at a load average of 14 to 17, 1.5 GB at peak; warm
 # (binary removed, build cache kept): 14 s. A probe with an empty build cache
 # measured about 435 s of CPU.
+# Argo CD (2026-12-06): 1201 s wall clock (437 s user + 80 s system CPU, 2.3 GB
+# peak RSS) on 2 cores shared with other builds (load average 15), with no
+# build cache for its go1.27.4 toolchain (its first use on the machine) and its
+# modules already downloaded.
 #
 # Usage: build.sh            build what is missing
 #        build.sh --check    exit 0 if everything is built, 1 otherwise
@@ -32,7 +42,8 @@
 #                            KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, KUBELET,
 #                            KUBE_PROXY, ETCD, WAITER_KUBECTL, WAITER_KUBECTL_VERSION,
 #                            SQL_MIGRATE, SQL_MIGRATE_VERSION, HELM, HELM_VERSION,
-#                            KUSTOMIZE_CONTROLLER, FLUX_VERSION, FLUX_CRDS
+#                            KUSTOMIZE_CONTROLLER, FLUX_VERSION, FLUX_CRDS,
+#                            ARGOCD_DIR, ARGOCD_VERSION
 #                            (KEY=value lines, shell-quoted; no build)
 # Env:   E2E_BIN_DIR         cache folder (default test/e2e/.bin)
 set -euo pipefail
@@ -45,6 +56,7 @@ KUBECTL_MOD_DIR="$E2E/modules/kubectl"
 SQL_MIGRATE_MOD_DIR="$E2E/modules/sql-migrate"
 HELM_MOD_DIR="$E2E/modules/helm"
 FLUX_MOD_DIR="$E2E/modules/flux"
+ARGOCD_MOD_DIR="$E2E/modules/argocd"
 
 # Reads "<module> vX.Y.Z" out of a go.mod without touching the network.
 mod_version() {
@@ -84,6 +96,10 @@ FLUX_VERSION="$(mod_version "$FLUX_MOD_DIR/go.mod" github.com/fluxcd/kustomize-c
 # CRDs are taken from its module zip: the version is a "//crds" comment line.
 FLUX_SOURCE_VERSION="$(awk '$1 == "//crds" && $2 == "github.com/fluxcd/source-controller" { print $3; exit }' "$FLUX_MOD_DIR/go.mod")"
 FLUX_BIN_DIR="$BIN_ROOT/flux-$FLUX_VERSION"
+ARGOCD_VERSION="$(mod_version "$ARGOCD_MOD_DIR/go.mod" github.com/argoproj/argo-cd/v3)"
+ARGOCD_BIN_DIR="$BIN_ROOT/argocd-$ARGOCD_VERSION"
+# Argo CD v3.6 declares go 1.27; the machine's Go may be older: fetch that toolchain from the module proxy.
+ARGOCD_GOTOOLCHAIN="go1.27.4+auto"
 K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 missing_k8s() {
@@ -103,6 +119,10 @@ have_flux() {
     -f "$FLUX_BIN_DIR/crds/kustomize.toolkit.fluxcd.io_kustomizations.yaml" &&
     -f "$FLUX_BIN_DIR/crds/source.toolkit.fluxcd.io_externalartifacts.yaml" &&
     -f "$FLUX_BIN_DIR/crds/source.toolkit.fluxcd.io_gitrepositories.yaml" ]]
+}
+have_argocd() {
+  [[ -x "$ARGOCD_BIN_DIR/argocd" && -x "$ARGOCD_BIN_DIR/redis" && -x "$ARGOCD_BIN_DIR/hack/git-verify-wrapper.sh" \
+    && -f "$ARGOCD_BIN_DIR/manifests/crds/application-crd.yaml" ]]
 }
 
 case "${1:-}" in
@@ -126,10 +146,12 @@ case "${1:-}" in
     printf 'KUSTOMIZE_CONTROLLER=%q\n' "$FLUX_BIN_DIR/kustomize-controller"
     printf 'FLUX_VERSION=%q\n' "$FLUX_VERSION"
     printf 'FLUX_CRDS=%q\n' "$FLUX_BIN_DIR/crds"
+    printf 'ARGOCD_DIR=%q\n' "$ARGOCD_BIN_DIR"
+    printf 'ARGOCD_VERSION=%q\n' "$ARGOCD_VERSION"
     exit 0
     ;;
   --check)
-    have_k8s && have_etcd && have_kubectl && have_min_kubectl && have_sql_migrate && have_helm && have_flux && "$E2E/images/build.sh" --check
+    have_k8s && have_etcd && have_kubectl && have_min_kubectl && have_sql_migrate && have_helm && have_flux && have_argocd && "$E2E/images/build.sh" --check
     exit $?
     ;;
   "") ;;
@@ -271,6 +293,28 @@ else
   echo "build.sh: kustomize-controller $FLUX_VERSION built in $((SECONDS - start))s"
 fi
 
-ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$MIN_KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR" "$FLUX_BIN_DIR"
+if have_argocd; then
+  echo "build.sh: argocd $ARGOCD_VERSION already built in $ARGOCD_BIN_DIR (skipping)"
+else
+  echo "build.sh: building argocd $ARGOCD_VERSION and redis into $ARGOCD_BIN_DIR (slow: 9 min of CPU cold, 2.3 GB of memory)"
+  start=$SECONDS
+  # The files the test needs from the module itself: the repo-server execs hack/git-verify-wrapper.sh (and
+  # gpg-wrapper.sh) from PATH; manifests/ has the CRDs and the config objects. Copied first: have_argocd looks for the binaries.
+  argocd_src="$(cd "$ARGOCD_MOD_DIR" && GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)"
+  mkdir -p "$ARGOCD_BIN_DIR/hack"
+  rm -rf "$ARGOCD_BIN_DIR/manifests"
+  cp "$argocd_src/hack/git-verify-wrapper.sh" "$argocd_src/hack/gpg-wrapper.sh" "$ARGOCD_BIN_DIR/hack/"
+  cp -r "$argocd_src/manifests" "$ARGOCD_BIN_DIR/manifests"
+  chmod -R u+w "$ARGOCD_BIN_DIR/hack" "$ARGOCD_BIN_DIR/manifests"
+  chmod +x "$ARGOCD_BIN_DIR/hack/"*.sh
+  # The version stamp Argo CD's Makefile sets (common.version, else 99.99.99).
+  GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" build_into "$ARGOCD_BIN_DIR" "$ARGOCD_MOD_DIR" \
+    "-s -w -X github.com/argoproj/argo-cd/v3/common.version=${ARGOCD_VERSION#v}" argocd github.com/argoproj/argo-cd/v3/cmd
+  GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" build_into "$ARGOCD_BIN_DIR" "$ARGOCD_MOD_DIR" "-s -w" redis ./redis
+  echo "build.sh: argocd $ARGOCD_VERSION built in $((SECONDS - start))s"
+fi
+
+ls -l "$K8S_BIN_DIR" "$ETCD_BIN_DIR" "$KUBECTL_BIN_DIR" "$MIN_KUBECTL_BIN_DIR" "$SQL_MIGRATE_BIN_DIR" "$HELM_BIN_DIR" "$FLUX_BIN_DIR" \
+  "$ARGOCD_BIN_DIR"
 
 "$E2E/images/build.sh"
