@@ -256,6 +256,11 @@ export async function observeRelease(namespace: string, objects: Manifest[], ima
     const jobOutcome = jobWatch.firstTrue.Complete !== undefined ? 'Complete' : 'FailureTarget';
     if (jobOutcome === 'Complete') {
       for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+        // An applier may create or update it only now (Argo CD: in the wave after the Job's): until then, rollout
+        // status would report on what is there, or fail on nothing.
+        const want = JSON.stringify(d.spec.template.spec.containers.map((c: any) => c.image));
+        await waitFor(async () => JSON.stringify((await getJson(['deployment', d.metadata.name], { namespace })).spec.template.spec.containers
+          .map((c: any) => c.image)) === want, 150_000, `deployment/${d.metadata.name} to have the images ${want}`);
         await kubectl(['rollout', 'status', `deployment/${d.metadata.name}`, '--timeout=150s'], { namespace, timeoutMs: 160_000 });
       }
       // Until the old pods are gone too: their last requests count.
@@ -326,7 +331,9 @@ export async function underLoad<T>(namespace: string, rate: number, fn: () => Pr
   }
 }
 
-async function step(name: string, namespace: string, db: Database, migrator: Migrator, requests: Request[], observed: Observed): Promise<Step> {
+/** What the API and the database hold once a release `observed` is over, with the figures of `requests`. */
+export async function step(name: string, namespace: string, db: Database, migrator: Migrator, requests: Request[],
+  observed: Observed): Promise<Step> {
   const table = migrator === 'sql-migrate' ? 'gorp_migrations' : 'shop_migrations';
   return {
     name,
