@@ -42,8 +42,9 @@ export interface HelmApplierOptions {
  */
 export class Applier {
   /**
-   * No annotations: `kubectl apply -f dist/` in one go, Flux, kapp, or
-   * anything else that applies plain manifests. The init container holds the order.
+   * No annotations: `kubectl apply -f dist/` in one go, in any document
+   * order. The init containers hold the order. With Flux, use `Applier.flux()`,
+   * which keeps Flux from pruning an earlier release's Job too soon.
    */
   public static plain(): Applier {
     return new Applier('plain', {});
