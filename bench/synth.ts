@@ -304,6 +304,8 @@ function handWrittenApp(scope: Construct, name: string): void {
   });
   annotate(deployment, 'Deployment');
   for (const [k, v] of Object.entries(appLabels)) deployment.podMetadata.addLabel(k, v);
+  // The release of each pod: the migration Job's name.
+  deployment.podMetadata.addLabel('cdk8s-migrated-app.github.io/release', `${name}-migrate`);
   deployment.select(kplus.LabelSelector.of({
     labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'app' },
   }));
