@@ -3,13 +3,10 @@
  * follow the release, what it refuses, and its hold's script run by bash
  * against a stand-in kubectl (the e2e suite runs it for real).
  */
-import { execFileSync, spawnSync } from 'child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
-import { join } from 'path';
+import { execFileSync } from 'child_process';
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { expectSoundManifests, Manifest, newChart, ofKind, raisedAt, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, raisedAt, runWithStubKubectl, synth } from './helpers';
 import { Applier, DatabaseMigration, MigratedApplication } from '../src';
 import { CONTRACT_CONTAINER, HOLD_CONTAINER } from '../src/contract';
 import { RELEASE_LABEL } from '../src/naming';
@@ -235,39 +232,17 @@ test('two gated workloads, a StatefulSet among them: the hold waits for both, an
 /**
  * Runs the hold's script with a stand-in kubectl that answers `get jobs`,
  * `get <workload>` and `get pods` from lists of answers (the last one again
- * once they run out). The PATH holds nothing else: the script must need
- * bash and kubectl only, as in the kubectl image. It pauses a second
- * between polls.
+ * once they run out), or fails every call with `exit.status`. It pauses a
+ * second between polls.
  */
 function runHold(answers: { jobs: string[][]; status: string[]; pods: string[][] }, exit: { status?: number } = {}) {
-  const { pod } = render();
-  const hold = pod.initContainers[1];
-  const dir = mkdtempSync(join(tmpdir(), 'hold-test-'));
-  try {
-    const write = (what: string, list: string[]) => list.forEach((a, i) => writeFileSync(join(dir, `${what}-${i}`), a));
-    write('jobs', answers.jobs.map((l) => l.map((x) => `${x}\n`).join('')));
-    write('status', answers.status);
-    write('pods', answers.pods.map((l) => l.map((x) => `${x}\n`).join('')));
-    // Builtins only: the script's PATH has nothing but this stub.
-    const next = (what: string, count: number) => `n=0; [ -f "$dir/${what}.n" ] && read -r n < "$dir/${what}.n"; f="$dir/${what}-$n"; `
-      + `[ -f "$f" ] || f="$dir/${what}-${count - 1}"; echo $((n + 1)) > "$dir/${what}.n"; printf '%s' "$(<"$f")"; echo`;
-    writeFileSync(join(dir, 'kubectl'), [
-      '#!/bin/bash',
-      `dir=${dir}`,
-      `${exit.status !== undefined ? `echo 'Error from server (Forbidden)' >&2; exit ${exit.status}` : ''}`,
-      'case "$2" in',
-      `  jobs) ${next('jobs', answers.jobs.length)} ;;`,
-      `  pods) ${next('pods', answers.pods.length)} ;;`,
-      `  deployment/*) ${next('status', answers.status.length)} ;;`,
-      'esac',
-    ].join('\n'));
-    chmodSync(join(dir, 'kubectl'), 0o755);
-    const env = { ...envOf(hold), RELEASE: 'shop-migrate-b', PATH: dir };
-    const run = spawnSync('/bin/bash', ['-c', hold.args[0]], { env, encoding: 'utf8', timeout: 20_000 });
-    return { status: run.status, out: run.stdout + run.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const hold = render().pod.initContainers[1];
+  const lines = (lists: string[][]) => lists.map((l) => l.join('\n'));
+  const r = runWithStubKubectl(hold.args[0], { ...envOf(hold), RELEASE: 'shop-migrate-b' },
+    { jobs: lines(answers.jobs), status: answers.status, pods: lines(answers.pods) },
+    exit.status !== undefined ? `echo 'Error from server (Forbidden)' >&2; exit ${exit.status}`
+      : 'case "$2" in jobs) next jobs ;; pods) next pods ;; deployment/*) next status ;; esac', 20_000);
+  return { status: r.status, out: r.out };
 }
 
 describe('the hold\'s script', () => {

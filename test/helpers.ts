@@ -1,3 +1,7 @@
+import { spawnSync } from 'child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { Chart, ChartProps, Testing } from 'cdk8s';
 import { DaemonSet, Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
@@ -266,4 +270,34 @@ export function expectSoundManifests(objects: Manifest[], options: { externalSec
 /** `message` as the library raises it for the construct at `path`: `[<path>] <message>`. */
 export function raisedAt(path: string, message: RegExp): RegExp {
   return new RegExp(`^\\[${path.replace(/[/.()[\]]/g, '\\$&')}\\] ${message.source.replace(/^\^/, '')}`);
+}
+
+/**
+ * Runs a script the library renders into a pod (`bash -c script`) against a
+ * stand-in kubectl, with nothing else on the PATH: the script must need bash
+ * and kubectl only, as in the kubectl image. The stand-in runs `body`, bash in
+ * which `next NAME` prints the next of `answers[NAME]` (the last one again once
+ * they run out) and `record ARGS...` keeps a line for `recorded`.
+ */
+export function runWithStubKubectl(script: string, env: { [name: string]: string }, answers: { [name: string]: string[] }, body: string,
+  timeoutMs = 10_000): { status: number | null; out: string; recorded: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'stub-kubectl-'));
+  try {
+    for (const [name, list] of Object.entries(answers)) list.forEach((a, i) => writeFileSync(join(dir, `${name}-${i}`), a));
+    writeFileSync(join(dir, 'kubectl'), [
+      '#!/bin/bash',
+      `dir=${dir}`,
+      // Builtins only: the PATH holds this stub alone.
+      'next() { local n=0 f; [ -f "$dir/$1.n" ] && read -r n < "$dir/$1.n"; f="$dir/$1-$n"; [ -f "$f" ] || f="$dir/$1-$((n - 1))"; '
+        + '[ -f "$dir/$1-$n" ] && echo $((n + 1)) > "$dir/$1.n"; printf \'%s\\n\' "$(<"$f")"; }',
+      'record() { echo "$*" >> "$dir/recorded"; }',
+      body,
+    ].join('\n'));
+    chmodSync(join(dir, 'kubectl'), 0o755);
+    const run = spawnSync('/bin/bash', ['-c', script], { env: { ...env, PATH: dir }, encoding: 'utf8', timeout: timeoutMs });
+    const file = join(dir, 'recorded');
+    return { status: run.status, out: run.stdout + run.stderr, recorded: existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

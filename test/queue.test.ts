@@ -3,13 +3,10 @@
  * served. What it renders, and its script run by bash against a stand-in
  * kubectl that answers from a list of Jobs (the e2e suite runs it for real).
  */
-import { execFileSync, spawnSync } from 'child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
-import { join } from 'path';
+import { execFileSync } from 'child_process';
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth } from './helpers';
+import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, runWithStubKubectl, synth } from './helpers';
 import { DatabaseMigration, MigratedApplication } from '../src';
 import { JOB_ENDED_JSONPATH, QUEUE_CONTAINER } from '../src/queue';
 
@@ -86,32 +83,9 @@ describe('what the queue renders', () => {
  */
 function runQueue(job: string, lists: string[][]) {
   const { queue } = render();
-  const dir = mkdtempSync(join(tmpdir(), 'queue-test-'));
-  try {
-    lists.forEach((l, i) => writeFileSync(join(dir, `list-${i}`), l.map((line) => `${line}\n`).join('')));
-    writeFileSync(join(dir, 'kubectl'), [
-      '#!/bin/bash',
-      `dir=${dir}`,
-      'n=0; [ -f "$dir/calls" ] && read -r n < "$dir/calls"',
-      'case "$1" in',
-      `  get) f="$dir/list-$n"; [ -f "$f" ] || f="$dir/list-${lists.length - 1}"; echo $((n + 1)) > "$dir/calls"; printf '%s\\n' "$(<"$f")" ;;`,
-      '  wait) shift; echo "$*" >> "$dir/waits" ;;',
-      'esac',
-    ].join('\n'));
-    chmodSync(join(dir, 'kubectl'), 0o755);
-    // Nothing but the stub on the PATH: the script must need bash and kubectl only, as in the kubectl image.
-    const env = { ...envOf(queue), JOB_NAME: job, PATH: dir };
-    const run = spawnSync('/bin/bash', ['-c', queue.args[0]], { env, encoding: 'utf8', timeout: 10_000 });
-    let waits: string[] = [];
-    try {
-      waits = readFileSync(join(dir, 'waits'), 'utf8').trim().split('\n');
-    } catch {
-      // no wait
-    }
-    return { status: run.status, out: run.stdout + run.stderr, waits };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const r = runWithStubKubectl(queue.args[0], { ...envOf(queue), JOB_NAME: job }, { list: lists.map((l) => l.join('\n')) },
+    'case "$1" in get) next list ;; wait) shift; record "$@" ;; esac');
+  return { status: r.status, out: r.out, waits: r.recorded };
 }
 
 describe('the queue\'s script', () => {
