@@ -13,15 +13,41 @@ const HASH_LENGTH = 10;
 /**
  * JSON with object keys sorted at every level, so that equal values always
  * serialize (and hash) the same way on any machine and in any insertion order.
- * `undefined` members are dropped, as JSON.stringify does.
+ * The text is exactly that of `JSON.stringify` with every object's keys sorted
+ * (`undefined`, function and symbol members dropped from objects, `null` in
+ * arrays; `toJSON()` honoured), so that names hashed by earlier versions stay
+ * the same. It is written directly rather than through a replacer that copies
+ * every object: a migration Job is hashed on every synthesis.
  */
 export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
-    }
-    return v;
-  });
+  return stableText(value) as string;
+}
+
+function stableText(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return stableText((value as { toJSON: () => unknown }).toJSON());
+  if (Array.isArray(value)) {
+    const items: string[] = [];
+    for (let i = 0; i < value.length; i++) items.push(stableText(value[i]) ?? 'null'); // holes too, as JSON.stringify writes them
+    return `[${items.join(',')}]`;
+  }
+  // Object.keys() lists array-index keys first, in numeric order; the rest are sorted. That is the
+  // order earlier versions' replacer produced: it rebuilt each object from its sorted keys, and an
+  // object lists its array-index keys first whatever their insertion order.
+  const keys = Object.keys(value);
+  const indexes = keys.filter(isArrayIndex);
+  const members: string[] = [];
+  for (const key of [...indexes, ...keys.filter((k) => !isArrayIndex(k)).sort()]) {
+    const text = stableText((value as { [key: string]: unknown })[key]);
+    if (text !== undefined) members.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${members.join(',')}}`;
+}
+
+/** Whether `key` is an array index (0 to 2^32 - 2 in canonical form), which objects list first. */
+function isArrayIndex(key: string): boolean {
+  const n = Number(key);
+  return String(n >>> 0) === key && n !== 4294967295;
 }
 
 /** A short, stable hash of any JSON-serializable value. */

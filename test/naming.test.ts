@@ -9,11 +9,28 @@ describe('stableJson', () => {
   test('does not depend on key order, at any depth', () => {
     expect(stableJson({ b: 1, a: { d: [1, 2], c: null } })).toBe(stableJson({ a: { c: null, d: [1, 2] }, b: 1 }));
     expect(stableJson({ a: { d: [1, 2] } })).toBe('{"a":{"d":[1,2]}}');
+    // array-index keys first, in numeric order, as any object lists them
+    expect(stableJson({ b: 1, 10: 2, 9: 3, a: 4, '09': 5 })).toBe('{"9":3,"10":2,"09":5,"a":4,"b":1}');
   });
 
   test('keeps array order and drops undefined members', () => {
     expect(stableJson([2, 1])).toBe('[2,1]');
     expect(stableJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+    expect(stableJson([undefined, () => 1])).toBe('[null,null]');
+    expect(stableJson({ at: new Date(0), f: () => 1 })).toBe('{"at":"1970-01-01T00:00:00.000Z"}');
+  });
+
+  // Every name the library has ever hashed depends on this text: it must stay that of
+  // JSON.stringify with sorted keys, as earlier versions wrote it (the oracle below).
+  test('writes what JSON.stringify writes with every object\'s keys sorted', () => {
+    const sortedKeys = (value: unknown) => JSON.stringify(value, (_key, v) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v);
+    let objects = 0;
+    fc.assert(fc.property(fc.anything({ withNullPrototype: true, withDate: true, withSparseArray: true }), (value) => {
+      if (value && typeof value === 'object') objects++;
+      expect(stableJson(value)).toBe(sortedKeys(value));
+    }), { numRuns: 2000 });
+    expect(objects).toBeGreaterThan(0);
   });
 });
 
