@@ -167,6 +167,8 @@ describe('image references, at their edges', () => {
     'app_', 'app-', 'app.', 'a/',
     // Only a registry host may be in upper case; a path component after the first may hold no other separator.
     'Acme/app:1', 'acme/aPp:1', 'acme/my app:1', 'host.io/a:x/b:1',
+    // A port belongs to the registry host only, never to a path component.
+    'host.io/a:50/b:1', 'acme/a:50/b:1',
   ])('rejects %j', (image) => expect(() => checkImage('image', image)).toThrow(/^image: (is not a valid container image reference|has an invalid digest)/));
 
   test.each([
