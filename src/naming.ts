@@ -27,25 +27,29 @@ function stableText(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return stableText((value as { toJSON: () => unknown }).toJSON());
   if (Array.isArray(value)) {
-    const items: string[] = [];
-    for (let i = 0; i < value.length; i++) items.push(stableText(value[i]) ?? 'null'); // holes too, as JSON.stringify writes them
-    return `[${items.join(',')}]`;
+    let text = '[';
+    for (let i = 0; i < value.length; i++) text += `${i > 0 ? ',' : ''}${stableText(value[i]) ?? 'null'}`; // holes too, as JSON.stringify writes them
+    return `${text}]`;
   }
   // Object.keys() lists array-index keys first, in numeric order; the rest are sorted. That is the
   // order earlier versions' replacer produced: it rebuilt each object from its sorted keys, and an
   // object lists its array-index keys first whatever their insertion order.
   const keys = Object.keys(value);
-  const indexes = keys.filter(isArrayIndex);
-  const members: string[] = [];
-  for (const key of [...indexes, ...keys.filter((k) => !isArrayIndex(k)).sort()]) {
-    const text = stableText((value as { [key: string]: unknown })[key]);
-    if (text !== undefined) members.push(`${JSON.stringify(key)}:${text}`);
+  let indexes = 0;
+  while (indexes < keys.length && isArrayIndex(keys[indexes])) indexes++;
+  const ordered = indexes === 0 ? keys.sort() : [...keys.slice(0, indexes), ...keys.slice(indexes).sort()];
+  let text = '{';
+  for (const key of ordered) {
+    const member = stableText((value as { [key: string]: unknown })[key]);
+    if (member !== undefined) text += `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:${member}`;
   }
-  return `{${members.join(',')}}`;
+  return `${text}}`;
 }
 
 /** Whether `key` is an array index (0 to 2^32 - 2 in canonical form), which objects list first. */
 function isArrayIndex(key: string): boolean {
+  const c = key.charCodeAt(0);
+  if (!(c >= 48 && c <= 57)) return false; // not a digit: the common case, decided without a conversion
   const n = Number(key);
   return String(n >>> 0) === key && n !== 4294967295;
 }
