@@ -37,21 +37,18 @@ function stableText(value: unknown): string | undefined {
   const keys = Object.keys(value);
   let indexes = 0;
   while (indexes < keys.length && isArrayIndex(keys[indexes])) indexes++;
-  const ordered = indexes === 0 ? keys.sort() : [...keys.slice(0, indexes), ...keys.slice(indexes).sort()];
   let text = '{';
-  for (const key of ordered) {
+  for (const key of keys.slice(0, indexes).concat(keys.slice(indexes).sort())) {
     const member = stableText((value as { [key: string]: unknown })[key]);
     if (member !== undefined) text += `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:${member}`;
   }
   return `${text}}`;
 }
 
-/** Whether `key` is an array index (0 to 2^32 - 2 in canonical form), which objects list first. */
+/** An array index: 0 to 2^32 - 2 in canonical form (no leading zero), which objects list first. */
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
 function isArrayIndex(key: string): boolean {
-  const c = key.charCodeAt(0);
-  if (!(c >= 48 && c <= 57)) return false; // not a digit: the common case, decided without a conversion
-  const n = Number(key);
-  return String(n >>> 0) === key && n !== 4294967295;
+  return ARRAY_INDEX.test(key) && Number(key) < 4294967295;
 }
 
 /** A short, stable hash of any JSON-serializable value. */

@@ -9,8 +9,10 @@ describe('stableJson', () => {
   test('does not depend on key order, at any depth', () => {
     expect(stableJson({ b: 1, a: { d: [1, 2], c: null } })).toBe(stableJson({ a: { c: null, d: [1, 2] }, b: 1 }));
     expect(stableJson({ a: { d: [1, 2] } })).toBe('{"a":{"d":[1,2]}}');
-    // array-index keys first, in numeric order, as any object lists them
-    expect(stableJson({ b: 1, 10: 2, 9: 3, a: 4, '09': 5 })).toBe('{"9":3,"10":2,"09":5,"a":4,"b":1}');
+    // Array-index keys first, in numeric order, as any object lists them; the largest index is 2^32 - 2,
+    // and one with a leading zero is no index.
+    expect(stableJson({ 'b': 1, '10': 2, '9': 3, 'a': 4, '09': 5, '0': 6, '4294967294': 7 })).toBe('{"0":6,"9":3,"10":2,"4294967294":7,"09":5,"a":4,"b":1}');
+    expect(stableJson({ '4294967295': 1, '1x': 2, '7': 3 })).toBe('{"7":3,"1x":2,"4294967295":1}');
   });
 
   test('keeps array order and drops undefined members', () => {
