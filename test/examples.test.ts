@@ -195,6 +195,18 @@ const EXPECTATIONS: { [name: string]: Expectations } = {
     },
   },
 
+  'flux': {
+    externalSecrets: ['invoices-db'],
+    facts: (objects) => {
+      const pruneDisabled = (o: Manifest) => o.metadata.annotations?.['kustomize.toolkit.fluxcd.io/prune'] === 'disabled';
+      // Only the objects of one release (their names carry its hash) are kept from Flux's pruning.
+      const kept = objects.filter(pruneDisabled).map((o) => `${o.kind}/${o.metadata.name.replace(/[0-9a-f]{10}$/, '<hash>')}`).sort();
+      expect(kept).toEqual(['ConfigMap/invoices-config-<hash>', 'Job/invoices-migrate-<hash>', 'Role/invoices-reader-<hash>', 'RoleBinding/invoices-reader-<hash>']);
+      expect(ofKind(objects, 'Secret')).toEqual([]);
+      expect(waitedJob(one(objects, 'Deployment'))).toEqual(one(objects, 'Job').metadata.name);
+    },
+  },
+
   'helm': {
     facts: (objects, text) => {
       const hook = (weight: string) => ({
