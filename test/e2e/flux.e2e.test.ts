@@ -16,12 +16,18 @@
  *   RBAC go while the new migration fails, and the waiter of a re-created old
  *   pod is forbidden to read its Job.
  */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse } from 'yaml';
 import {
-  ApiWatch, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl, manifestsFile, Manifest,
-  namespaceName, now, rolledOut, timing, waitFor, waitForRelease,
+  ApiWatch, cleanUp, cluster, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl, manifestsFile, Manifest,
+  namespaceName, now, rolledOut, ROOT, runWithKubectl, sleep, start, tempDir, timing, toYaml, waitFor, waitForRelease,
 } from './support';
 import { Flux, FLUX_VERSION, Published } from './support/flux';
-import { Database, databaseFor, failed, psql, failedRelease, FailedStep, release, Request, SHOP, SHOP_SELECTOR, shopRelease, Step } from './support/shop';
+import {
+  Database, databaseFor, failed, psql, failedRelease, FailedStep, release, Request, SHOP, SHOP_SELECTOR, shopRelease, Step,
+} from './support/shop';
 import { appRelease } from './support/synth';
 import { Applier } from '../../src';
 
@@ -267,4 +273,109 @@ describe('Flux\'s own pruning over manifests without the annotation (Applier.pla
     expect(terminated.message).toMatch(new RegExp(`jobs.batch "${jobNameOf(v1)}" is forbidden: User "system:serviceaccount:${ns}:${name}" cannot get resource "jobs"`));
     expect(isReady(stuck)).toBe(false);
   }, 600_000);
+});
+
+describe('examples/flux/README.md, its commands as written', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'examples', 'flux', 'README.md'), 'utf-8');
+  const [kustomizationYaml] = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].trimEnd().split('\n'));
+  const [once, each] = blocks;
+  const BUILD = 'npx projen compile && scripts/synth-examples.sh flux';
+  const NAME = 'invoices';
+  const ns = namespaceName('flux-ex');
+  // The README's namespaces become the test's: `-n flux-system` the controller's, `-n invoices` the app's.
+  const inNamespaces = (lines: string[]) => lines.map((l) => l.replace(/-n flux-system\b/g, `-n ${fluxNs}`).replace(/-n invoices\b/g, `-n ${ns}`)).join('\n');
+  const work = tempDir('flux-ex-work');
+  const bare = path.join(tempDir('flux-ex-git'), 'invoices-deploy.git');
+  // scripts/synth-examples.sh links the package to the checkout; leave no link behind that was not there (see helm.e2e.test.ts).
+  const link = path.join(ROOT, 'node_modules', 'cdk8s-migrated-app');
+  const linked = fs.existsSync(link);
+  let stopMirror = () => undefined as void;
+  const git = (args: string[], cwd: string) => execFileSync('git', args, { cwd, encoding: 'utf-8' }).trim();
+  const bash = (script: string, cwd: string) => runWithKubectl('bash', ['-euo', 'pipefail', '-c', script], cwd);
+
+  afterAll(() => {
+    stopMirror();
+    if (!linked) fs.rmSync(link, { force: true });
+  });
+
+  beforeAll(async () => {
+    await fluxOnce();
+    await createNamespaces(ns);
+    // What the README leaves to the user: the Secret invoices-db, and the image (the e2e image that answers `php artisan migrate`).
+    await kubectl(['create', 'secret', 'generic', `${NAME}-db`, '--from-literal=DB_PASSWORD=pw'], { namespace: ns });
+    const c = cluster();
+    expect((await start(c.E2E_CLUSTER_SH, ['tag', c.E2E_CLUSTER_DIR, 'e2e.local/example:1.0.0', 'ghcr.io/example/invoices:2.4.0']).exited).code).toBe(0);
+    // The deploy repository: a bare one as the remote, and a clone laid out like this repository (pipeline/ beside examples/).
+    git(['init', '--quiet', '--bare', '--initial-branch=main', bare], ROOT);
+    git(['clone', '--quiet', bare, work], ROOT);
+    git(['config', 'user.email', 'e2e@example.invalid'], work);
+    git(['config', 'user.name', 'e2e'], work);
+    fs.symlinkSync(path.join(ROOT, 'pipeline'), path.join(work, 'pipeline'));
+    fs.writeFileSync(path.join(work, '.gitignore'), '/pipeline\n');
+    git(['add', '.gitignore'], work);
+    git(['commit', '--quiet', '-m', 'deploy repository'], work);
+    git(['push', '--quiet', '-u', 'origin', 'main'], work);
+    // source-controller's part: the ExternalArtifact invoices-deploy follows main of the bare repository (polled, as
+    // source-controller polls a GitRepository on its interval), with the files of each new commit.
+    await flux!.source(fluxNs, `${NAME}-deploy`);
+    let last = '';
+    let running = true;
+    const mirror = (async () => {
+      while (running) {
+        const head = git(['rev-parse', 'refs/heads/main'], bare);
+        if (head !== last) {
+          await flux!.publishGit(fluxNs, `${NAME}-deploy`, bare);
+          last = head;
+        }
+        await sleep(300);
+      }
+    })();
+    stopMirror = () => { running = false; void mirror.catch(() => undefined); };
+  }, 300_000);
+
+  test('the README has the blocks this test runs: the Kustomization, one command once, then a release', () => {
+    expect(blocks).toHaveLength(2);
+    expect(once).toHaveLength(1);
+    expect(each[0]).toBe(BUILD);
+    const k = parse(kustomizationYaml);
+    expect(k).toMatchObject({ kind: 'Kustomization', metadata: { name: NAME, namespace: 'flux-system' }, spec: { sourceRef: { kind: 'GitRepository', name: `${NAME}-deploy` } } });
+    // The fields of docs/operations.md's recipe, which the shop's tests above run.
+    expect(k.spec).toMatchObject({ ...FLUX_RECIPE, timeout: '15m', path: './examples/flux/dist', targetNamespace: NAME });
+  });
+
+  test('apply the Kustomization, then synthesize, push, wait and prune as written: the Job completed before the pods were ready; Ready on the pushed commit', async () => {
+    // The Kustomization as written, but for its source (an ExternalArtifact of the same name stands for the GitRepository) and namespaces.
+    const k = parse(kustomizationYaml);
+    k.metadata.namespace = fluxNs;
+    k.spec.targetNamespace = ns;
+    k.spec.sourceRef = { kind: 'ExternalArtifact', name: `${NAME}-deploy` };
+    fs.writeFileSync(path.join(work, `${NAME}-kustomization.yaml`), toYaml([k]));
+    const applied = await bash(inNamespaces(once), work);
+    flux!.adopt(k);
+    expect({ code: applied.code, out: applied.out }).toEqual({ code: 0, out: expect.stringContaining(`kustomization.kustomize.toolkit.fluxcd.io/${NAME} created`) });
+
+    // The first line in the repository (it writes lib/ and examples/flux/dist/, as `npm run examples` does); the rest in the deploy clone.
+    const build = await bash(BUILD, ROOT);
+    expect({ code: build.code, out: build.out }).toEqual({ code: 0, out: expect.stringContaining('examples/flux: wrote') });
+    fs.cpSync(path.join(ROOT, 'examples', 'flux', 'dist'), path.join(work, 'examples', 'flux', 'dist'), { recursive: true });
+    const pushed = now();
+    const r = await bash(inNamespaces(each.slice(1)), work);
+    timing('flux example: git push -> the README\'s commands done (wait, wait, wait-for-release.sh -p)', r.endedAt - pushed);
+    expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.stringContaining(`kustomization.kustomize.toolkit.fluxcd.io/${NAME} condition met`) });
+
+    const state = await flux!.state(fluxNs, NAME);
+    expect(state.ready).toMatchObject({ status: 'True' });
+    expect(state.lastAppliedRevision).toBe(`main@sha1:${git(['rev-parse', 'HEAD'], work)}`);
+    const [job] = (await getJson(['jobs', '-l', `app.kubernetes.io/instance=${NAME}`], { namespace: ns })).items;
+    expect(job.status).toMatchObject({ succeeded: 1 });
+    const pods = (await getJson(['pods', '-l', `app.kubernetes.io/instance=${NAME},app.kubernetes.io/component=app`], { namespace: ns })).items;
+    expect(pods.length).toBeGreaterThan(0);
+    for (const pod of pods) {
+      expect(isReady(pod)).toBe(true);
+      // The waiter let the pod go no earlier than the Job's completion (whole seconds).
+      const waiter = pod.status.initContainerStatuses.find((c: any) => c.name.endsWith('-job-complete'));
+      expect(Date.parse(waiter.state.terminated.finishedAt)).toBeGreaterThanOrEqual(Date.parse(job.status.completionTime));
+    }
+  }, 900_000);
 });

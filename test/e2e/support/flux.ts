@@ -125,17 +125,33 @@ export class Flux {
    * `name` with `spec` (plus the sourceRef to that artifact), both in `namespace`.
    */
   public async kustomization(namespace: string, name: string, spec: { [key: string]: unknown }): Promise<void> {
-    const objects = [
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'ExternalArtifact', metadata: { name, namespace }, spec: {} },
-      {
-        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-        kind: 'Kustomization',
-        metadata: { name, namespace },
-        spec: { ...spec, sourceRef: { kind: 'ExternalArtifact', name } },
-      },
-    ];
-    await kubectl(['apply', '--server-side', '-f', '-'], { input: toYaml(objects) });
-    this.made.push({ kind: 'kustomizations.kustomize.toolkit.fluxcd.io', namespace, name }, { kind: 'externalartifacts.source.toolkit.fluxcd.io', namespace, name });
+    await this.source(namespace, name);
+    await this.apply({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name, namespace },
+      spec: { ...spec, sourceRef: { kind: 'ExternalArtifact', name } },
+    });
+  }
+
+  /** Creates the ExternalArtifact `name` in `namespace` (if it is new): the source that `publish()` and `publishGit()` fill in. */
+  public async source(namespace: string, name: string): Promise<void> {
+    await this.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'ExternalArtifact', metadata: { name, namespace }, spec: {} });
+  }
+
+  /** Applies a Flux object (server-side) and deletes it in `stop()`. */
+  public async apply(object: Manifest): Promise<void> {
+    await kubectl(['apply', '--server-side', '-f', '-'], { input: toYaml([object]) });
+    this.adopt(object);
+  }
+
+  /** Deletes a Flux object that something else applied (a README's command) in `stop()`, Kustomizations before their sources. */
+  public adopt(object: Manifest): void {
+    const plural = { Kustomization: 'kustomizations.kustomize.toolkit.fluxcd.io', ExternalArtifact: 'externalartifacts.source.toolkit.fluxcd.io' }[object.kind];
+    if (!plural) throw new Error(`Flux.adopt: not a Flux kind: ${object.kind}`);
+    const { namespace, name } = object.metadata as { namespace: string; name: string };
+    if (this.made.some((o) => o.kind === plural && o.namespace === namespace && o.name === name)) return;
+    this.made.unshift({ kind: plural, namespace, name });
   }
 
   /**
@@ -151,12 +167,34 @@ export class Flux {
     fs.mkdirSync(path.join(root, dir));
     fs.writeFileSync(path.join(root, dir, `${name}.k8s.yaml`), toYaml(objects));
     const tar = execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', root, '-cf', '-', dir]);
+    const hex = createHash('sha256').update(gzipSync(tar)).digest('hex');
+    return this.publishTar(namespace, name, tar, `${ref}@sha256:${hex}`);
+  }
+
+  /**
+   * Publishes the commit at `ref` of the git repository `gitDir` (a bare one
+   * will do) as source-controller publishes a GitRepository's: the files of
+   * that commit, without `.git` (here `git archive`), with the revision
+   * `<ref>@sha1:<commit>` (the format of source-controller v1.9.6's
+   * docs/spec/v1/gitrepositories.md, from `commitReference()` in
+   * internal/controller/gitrepository_controller.go).
+   */
+  public async publishGit(namespace: string, name: string, gitDir: string, ref = 'main'): Promise<Published> {
+    const commit = execFileSync('git', ['-C', gitDir, 'rev-parse', `refs/heads/${ref}`], { encoding: 'utf-8' }).trim();
+    const tar = execFileSync('git', ['-C', gitDir, 'archive', '--format=tar', commit]);
+    return this.publishTar(namespace, name, tar, `${ref}@sha1:${commit}`);
+  }
+
+  /**
+   * Serves `tar`, gzipped, at a URL named after its digest, and writes the
+   * ExternalArtifact's status pointing at it, as source-controller writes it.
+   */
+  private async publishTar(namespace: string, name: string, tar: Buffer, revision: string): Promise<Published> {
     const body = gzipSync(tar); // zlib writes no timestamp: the same tar gives the same bytes
     const hex = createHash('sha256').update(body).digest('hex');
     const urlPath = `/${namespace}/${name}/${hex}.tar.gz`;
     this.files.set(urlPath, body);
     const url = `${this.base}${urlPath}`;
-    const revision = `${ref}@sha256:${hex}`;
     const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const status = {
       artifact: { path: urlPath.slice(1), url, revision, digest: `sha256:${hex}`, lastUpdateTime: time, size: body.length },

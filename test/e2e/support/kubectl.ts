@@ -121,10 +121,10 @@ export function start(command: string, args: string[], options: StartOptions = {
   return proc;
 }
 
-/** Runs a command (a script that calls kubectl) with this run's kubectl first on PATH and the cluster's kubeconfig. */
-export async function runWithKubectl(command: string, args: string[]): Promise<{ code: number | null; out: string; endedAt: number }> {
+/** Runs a command (a script that calls kubectl) with this run's kubectl first on PATH and the cluster's kubeconfig, in `cwd` (default the repository). */
+export async function runWithKubectl(command: string, args: string[], cwd?: string): Promise<{ code: number | null; out: string; endedAt: number }> {
   const env = { ...process.env, KUBECONFIG: cluster().KUBECONFIG, PATH: `${kubectlBinDir()}:${process.env.PATH}` };
-  const r = await start(command, args, { env, timeoutMs: 600_000 }).exited;
+  const r = await start(command, args, { env, cwd, timeoutMs: 600_000 }).exited;
   return { code: r.code, out: `${r.stdout}${r.stderr}`, endedAt: r.endedAt };
 }
 
