@@ -26,7 +26,7 @@ import {
 } from './support';
 import { Flux, FLUX_VERSION, Published } from './support/flux';
 import {
-  Database, databaseFor, failed, psql, failedRelease, FailedStep, release, Request, SHOP, SHOP_SELECTOR, shopRelease, Step,
+  Database, databaseFor, failed, psql, failedRelease, FailedStep, overlappingReleases, release, Request, SHOP, SHOP_SELECTOR, shopRelease, Step,
 } from './support/shop';
 import { appRelease } from './support/synth';
 import { Applier } from '../../src';
@@ -273,6 +273,81 @@ describe('Flux\'s own pruning over manifests without the annotation (Applier.pla
     expect(terminated.message).toMatch(new RegExp(`jobs.batch "${jobNameOf(v1)}" is forbidden: User "system:serviceaccount:${ns}:${name}" cannot get resource "jobs"`));
     expect(isReady(stuck)).toBe(false);
   }, 600_000);
+});
+
+/** The migration container of every Job pod of the shop in `namespace`: its Job, and when it ran (the API's whole seconds). */
+async function migrationRuns(namespace: string): Promise<{ job: string; started: number; finished: number; exitCode: number }[]> {
+  const pods = (await getJson(['pods', '-l', `app.kubernetes.io/instance=${SHOP},batch.kubernetes.io/job-name`], { namespace })).items;
+  return pods.map((p: any) => {
+    const t = p.status.containerStatuses[0].state.terminated;
+    return { job: p.metadata.labels['batch.kubernetes.io/job-name'], started: Date.parse(t.startedAt), finished: Date.parse(t.finishedAt), exitCode: t.exitCode };
+  }).sort((a: any, b: any) => a.started - b.started);
+}
+
+describe('Flux: release 4 published while release 2 migrates (Applier.flux(), the framework\'s migrator, under load)', () => {
+  const ns = namespaceName('flux-overlap');
+  const name = 'overlap';
+  const published: Published[] = [];
+  let r: Awaited<ReturnType<typeof overlappingReleases>>;
+  let k: Awaited<ReturnType<Flux['settled']>>;
+  let twoReady: string[];
+
+  beforeAll(async () => {
+    await fluxOnce();
+    await createNamespaces(ns);
+    await flux!.kustomization(fluxNs, name, { ...FLUX_RECIPE, targetNamespace: ns });
+    const pods = await ApiWatch.pods(ns, SHOP_SELECTOR);
+    try {
+      r = await overlappingReleases(ns, RATE, undefined, {
+        applier: Applier.flux(),
+        apply: async (objects) => { published.push(await flux!.publish(fluxNs, name, objects)); },
+      });
+    } finally {
+      pods.close();
+    }
+    twoReady = [...new Set(pods.events.filter((e) => imageOf(e.object) === 'e2e.local/shop:2.0.0' && isReady(e.object)).map((e) => e.object.metadata.name))];
+    k = await flux!.settled(fluxNs, name, published[published.length - 1].revision);
+  }, 900_000);
+
+  test('at most one migration ran at a time; release 2\'s Job was not killed; both completed, in order; 0 failed requests; Ready on release 4', async () => {
+    const s = r.overlap;
+    expect(failures(s.requests)).toEqual([]);
+    expect(s.requests.length).toBeGreaterThan(RATE * 4);
+    // The node: every migration container of the app, by its own start and end, one after another.
+    const runs = await migrationRuns(ns);
+    expect(runs.map((x) => x.exitCode)).toEqual([0, 0, 0]);
+    for (let i = 1; i < runs.length; i++) {
+      expect({ job: runs[i].job, startedAfterEnd: runs[i].started >= runs[i - 1].finished }).toEqual({ job: runs[i].job, startedAfterEnd: true });
+    }
+    // The database: the migrations recorded one after another, in release order.
+    expect(s.recorded.map((m) => m.id)).toEqual(['1_orders.sql', '2_note.sql', '3_sku.sql']);
+    for (let i = 1; i < s.recorded.length; i++) expect(s.recorded[i].startedAt).toBeGreaterThanOrEqual(s.recorded[i - 1].finishedAt);
+    // Release 2's Job ran to completion, once, and is still there (Flux did not prune it).
+    const two = await getJson(['job', r.secondJob], { namespace: ns });
+    expect(two.status).toMatchObject({ succeeded: 1 });
+    expect(two.status.failed ?? 0).toBe(0);
+    expect(runs.filter((x) => x.job === r.secondJob)).toHaveLength(1);
+    expectRanOnce(s);
+    // The pods end on release 4, and Flux says so.
+    expectStartedAfterJob(s, 'e2e.local/shop:4.0.0');
+    expect(s.pods.every((p) => imageOf(p) === 'e2e.local/shop:4.0.0')).toBe(true);
+    expect(k.ready).toMatchObject({ status: 'True' });
+    expect(k.lastAppliedRevision).toBe(published[published.length - 1].revision);
+  });
+
+  test('what Flux did: it applied release 4 only once release 2 had passed its health check (Job Complete, rolled out)', async () => {
+    const two = await getJson(['job', r.secondJob], { namespace: ns });
+    const fourCreated = Date.parse(r.overlap.job.metadata.creationTimestamp);
+    const [, second, fourth] = published;
+    process.stdout.write(`flux overlap: release 2's pods that became Ready: ${twoReady.join(', ') || 'none'}\n`);
+    // Without the CancelHealthCheckOnNewRevision feature gate (off by default in v1.9.6, internal/features/features.go), a
+    // reconcile of the new revision waits for the running one's health check (one reconcile per object at a time).
+    expect(fourCreated).toBeGreaterThanOrEqual(Date.parse(two.status.completionTime));
+    expect(twoReady).toHaveLength(2);
+    timing('flux overlap: release 4 published -> its Job created (whole seconds)', fourCreated - fourth.at);
+    timing('flux overlap: release 2\'s Job Complete -> release 4\'s Job created (whole seconds)', fourCreated - Date.parse(two.status.completionTime));
+    timing('flux overlap: release 2 published -> release 4 published', fourth.at - second.at);
+  });
 });
 
 describe('examples/flux/README.md, its commands as written', () => {

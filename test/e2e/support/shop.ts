@@ -508,21 +508,24 @@ export interface Overlap extends Step {
 /**
  * Two releases that overlap, under load, with the framework's migrator:
  * install 1, then release 2 (whose 2_note.sql sleeps 4 s), and release 4 as
- * soon as 2's migration container runs, before it has ended.
+ * soon as 2's migration container runs, before it has ended. `apply` (default
+ * `kubectl apply`) and `applier` say how the releases reach the cluster.
  */
-export async function overlappingReleases(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined) {
+export async function overlappingReleases(namespace: string, rate: number, onStep: (s: Step) => void = () => undefined,
+  options: { apply?: ApplyFn; applier?: Applier } = {}) {
   const db = await databaseFor(namespace);
-  const shop: ShopOptions = { migrator: 'framework' };
-  const install = await release('overlap: install 1', namespace, db, 1, shop, 0);
+  const shop: ShopOptions = { migrator: 'framework', applier: options.applier };
+  const apply = options.apply ?? ((objects: Manifest[]) => kubectl(['apply', '-f', '-'], { namespace, input: toYaml(objects) }));
+  const install = await release('overlap: install 1', namespace, db, 1, shop, 0, apply);
   onStep(install);
   const [second, fourth] = [shopRelease(db, 2, shop), shopRelease(db, 4, shop)];
   const { requests, result } = await underLoad(namespace, rate, () => observeRelease(namespace, fourth, 'e2e.local/shop:4.0.0', async () => {
-    await kubectl(['apply', '-f', '-'], { namespace, input: toYaml(second) });
+    await apply(second);
     await waitFor(async () => {
       const [pod] = (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${jobNameOf(second)}`], { namespace })).items;
       return pod?.status.containerStatuses?.[0]?.state.running;
     }, 120_000, 'release 2\'s migration to run');
-    await kubectl(['apply', '-f', '-'], { namespace, input: toYaml(fourth) });
+    await apply(fourth);
   }));
   const recorded = psql(db.name, "SELECT id || ' ' || extract(epoch FROM started_at) * 1000 || ' ' || extract(epoch FROM finished_at) * 1000 "
     + 'FROM shop_migrations ORDER BY started_at').split('\n').filter((l) => l).map((l) => {
