@@ -26,7 +26,8 @@ import {
 } from './support';
 import { Flux, FLUX_VERSION, Published } from './support/flux';
 import {
-  Database, databaseFor, failed, psql, failedRelease, FailedStep, overlappingReleases, release, Request, SHOP, SHOP_SELECTOR, shopRelease, Step,
+  Database, databaseFor, failed, psql, failedRelease, FailedStep, observeRelease, overlappingReleases, release, Request, SHOP, SHOP_SELECTOR,
+  ShopOptions, shopRelease, Step, underLoad,
 } from './support/shop';
 import { appRelease } from './support/synth';
 import { Applier } from '../../src';
@@ -348,6 +349,75 @@ describe('Flux: release 4 published while release 2 migrates (Applier.flux(), th
     timing('flux overlap: release 2\'s Job Complete -> release 4\'s Job created (whole seconds)', fourCreated - Date.parse(two.status.completionTime));
     timing('flux overlap: release 2 published -> release 4 published', fourth.at - second.at);
   });
+});
+
+describe('Flux: a contract step released under load (Applier.flux(), sql-migrate): release 4, then 5, whose contract step drops a column', () => {
+  const ns = namespaceName('flux-contract');
+  const name = 'contract';
+  // Release 4's pods keep serving 15 s after SIGTERM: they sit in Terminating while 5's are ready, and the contract step must wait.
+  const slow: ShopOptions = { shutdownDelay: '15s', applier: Applier.flux() };
+  let db: Database;
+  const published: Published[] = [];
+  const viaFlux = async (objects: Manifest[]) => { published.push(await flux!.publish(fluxNs, name, objects)); };
+
+  beforeAll(async () => {
+    await fluxOnce();
+    await createNamespaces(ns);
+    db = await databaseFor(ns);
+    await flux!.kustomization(fluxNs, name, { ...FLUX_RECIPE, targetNamespace: ns });
+    await release('flux contract: install 4', ns, db, 4, slow, 0, viaFlux);
+    expect((await flux!.settled(fluxNs, name, published[0].revision)).ready).toMatchObject({ status: 'True' });
+  }, 600_000);
+
+  test('0 failed requests; the contract step ran after the last old pod was gone; Flux stayed Ready=Unknown until the contract Job completed', async () => {
+    const objects = shopRelease(db, 5, { ...slow, contract: 'contract' });
+    const contract = objects.find((o) => o.kind === 'Job' && o.metadata.name.includes('-contract-'))!.metadata.name;
+    expect(objects.find((o) => o.metadata.name === contract)!.metadata.annotations).toMatchObject(PRUNE_DISABLED);
+    const before = new Set<string>((await getJson(['pods', '-l', SHOP_SELECTOR], { namespace: ns })).items.map((p: any) => p.metadata.name));
+    const pods = await ApiWatch.pods(ns, SHOP_SELECTOR);
+    const contractJob = await ApiWatch.job(ns, contract);
+    const kustomization = await ApiWatch.open(fluxNs, 'apis/kustomize.toolkit.fluxcd.io/v1', 'kustomizations', { fieldSelector: `metadata.name=${name}` });
+    try {
+      const { requests, result } = await underLoad(ns, RATE, async () => {
+        const observed = await observeRelease(ns, objects, 'e2e.local/shop:5.0.0', () => viaFlux(objects));
+        return { observed, k: await flux!.settled(fluxNs, name, published[1].revision) };
+      });
+      expect(failures(requests)).toEqual([]);
+      expect(result.k.ready).toMatchObject({ status: 'True' });
+      expect(result.k.lastAppliedRevision).toBe(published[1].revision);
+      // The contract step: after both old pods were gone, by the pod's own start and by the database's clock.
+      const gone = pods.events.filter((e) => e.type === 'DELETED' && before.has(e.object.metadata.name)).map((e) => e.at);
+      expect(gone).toHaveLength(2);
+      const lastGone = Math.max(...gone);
+      const job = await getJson(['job', contract], { namespace: ns });
+      expect(condition(job, 'Complete')?.status).toBe('True');
+      const [pod] = (await getJson(['pods', '-l', `batch.kubernetes.io/job-name=${contract}`], { namespace: ns })).items;
+      const started = Date.parse(pod.status.containerStatuses.find((c: any) => c.name === 'contract').state.terminated.startedAt);
+      expect(started).toBeGreaterThanOrEqual(Math.floor(lastGone / 1000) * 1000);
+      const [applied] = psql(db.name, "SELECT id || ' ' || extract(epoch FROM applied_at) * 1000 FROM gorp_contract").split('\n');
+      expect(applied.split(' ')[0]).toBe('5_drop_note.sql');
+      expect(Number(applied.split(' ')[1])).toBeGreaterThan(lastGone);
+      // What Flux reported meanwhile: its health check (wait: true) waits for every Job it applied to be Complete, the
+      // contract Job too (fluxcd/pkg/runtime v0.110.3 statusreaders/job.go: Current only on Complete).
+      const rev = published[1].revision;
+      const forRev = kustomization.events.filter((e) => e.object.status?.lastAttemptedRevision === rev);
+      const readyOf = (e: any) => condition(e.object, 'Ready');
+      const firstTrue = forRev.find((e) => readyOf(e)?.status === 'True');
+      expect(firstTrue).toBeDefined();
+      const completeAt = contractJob.firstTrue.Complete!;
+      expect(firstTrue!.at).toBeGreaterThan(completeAt);
+      const meanwhile = [...new Set(forRev.filter((e) => e.at < firstTrue!.at).map((e) => `${readyOf(e)?.status} ${readyOf(e)?.reason}: ${readyOf(e)?.message}`))];
+      process.stdout.write(`flux contract: Ready while release 5's Jobs ran:\n  ${meanwhile.join('\n  ')}\n`);
+      expect(meanwhile.every((m) => m.startsWith('Unknown '))).toBe(true);
+      timing('flux contract: last old pod gone -> contract step applied (the database\'s clock)', Number(applied.split(' ')[1]) - lastGone);
+      timing('flux contract: contract Job Complete -> Kustomization Ready=True', firstTrue!.at - completeAt);
+      timing('flux contract: revision published -> Kustomization Ready=True', firstTrue!.at - published[1].at);
+    } finally {
+      pods.close();
+      contractJob.close();
+      kustomization.close();
+    }
+  }, 600_000);
 });
 
 describe('examples/flux/README.md, its commands as written', () => {
