@@ -62,8 +62,11 @@ export interface KustomizationState {
 }
 
 export class Flux {
-  /** Installs the CRDs, starts the artifact server and kustomize-controller, and waits until the controller is healthy. */
-  public static async start(runtimeNamespace: string): Promise<Flux> {
+  /**
+   * Installs the CRDs, starts the artifact server and kustomize-controller, and waits until the controller is healthy.
+   * `featureGates` (`Name=true`) are turned on besides ExternalArtifact.
+   */
+  public static async start(runtimeNamespace: string, featureGates: string[] = []): Promise<Flux> {
     const env = buildEnv();
     await kubectl(['apply', '--server-side', '-f', env.FLUX_CRDS]);
     for (const crd of CRDS) await kubectl(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=60s'], { timeoutMs: 70_000 });
@@ -90,10 +93,10 @@ export class Flux {
       '--events-addr=',
       `--metrics-addr=127.0.0.1:${metrics}`,
       `--health-addr=127.0.0.1:${health}`,
-      '--feature-gates=ExternalArtifact=true',
+      `--feature-gates=${['ExternalArtifact=true', ...featureGates].join(',')}`,
       '--log-level=info',
     ], { env: { ...process.env, KUBECONFIG: cluster().KUBECONFIG, RUNTIME_NAMESPACE: runtimeNamespace } });
-    const flux = new Flux(proc, server, files, base, startedAt);
+    const flux = new Flux(proc, server, files, base, startedAt, featureGates);
     try {
       await waitFor(async () => {
         if (!proc.running()) throw new Error(`kustomize-controller exited:\n${proc.stderr().slice(-2000)}`);
@@ -113,7 +116,7 @@ export class Flux {
   private stopped = false;
 
   private constructor(public readonly proc: Proc, private readonly server: http.Server, private readonly files: Map<string, Buffer>,
-    private readonly base: string, public readonly startedAt: number) {}
+    private readonly base: string, public readonly startedAt: number, public readonly featureGates: string[]) {}
 
   /** The controller's log so far (JSON lines on stderr). */
   public log(): string {
