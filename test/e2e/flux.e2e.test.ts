@@ -467,6 +467,8 @@ describe('examples/flux/README.md, its commands as written', () => {
   const link = path.join(ROOT, 'node_modules', 'cdk8s-migrated-app');
   const linked = fs.existsSync(link);
   let stopMirror = () => undefined as void;
+  /** Why the mirror below stopped publishing, if it failed. */
+  let mirrorError: unknown;
   const git = (args: string[], cwd: string) => execFileSync('git', args, { cwd, encoding: 'utf-8' }).trim();
   const bash = (script: string, cwd: string) => runWithKubectl('bash', ['-euo', 'pipefail', '-c', script], cwd);
 
@@ -497,7 +499,7 @@ describe('examples/flux/README.md, its commands as written', () => {
     await flux!.source(fluxNs, `${NAME}-deploy`);
     let last = '';
     let running = true;
-    const mirror = (async () => {
+    void (async () => {
       while (running) {
         const head = git(['rev-parse', 'refs/heads/main'], bare);
         if (head !== last) {
@@ -506,8 +508,8 @@ describe('examples/flux/README.md, its commands as written', () => {
         }
         await sleep(300);
       }
-    })();
-    stopMirror = () => { running = false; void mirror.catch(() => undefined); };
+    })().catch((e) => { mirrorError = e; });
+    stopMirror = () => { running = false; };
   }, 300_000);
 
   test('the README has the blocks this test runs: the Kustomization, one command once, then a release', () => {
@@ -537,6 +539,7 @@ describe('examples/flux/README.md, its commands as written', () => {
     fs.cpSync(path.join(ROOT, 'examples', 'flux', 'dist'), path.join(work, 'examples', 'flux', 'dist'), { recursive: true });
     const pushed = now();
     const r = await bash(inNamespaces(each.slice(1)), work);
+    expect(mirrorError).toBeUndefined();
     timing('flux example: git push -> the README\'s commands done (wait, wait, wait-for-release.sh -p)', r.endedAt - pushed);
     expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.stringContaining(`kustomization.kustomize.toolkit.fluxcd.io/${NAME} condition met`) });
 
