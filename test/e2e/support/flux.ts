@@ -268,6 +268,12 @@ export class Flux {
         // no log folder: nothing to keep
       }
       await kubectl(['delete', 'crd', ...CRDS, '--ignore-not-found', '--wait=true', '--timeout=120s'], { timeoutMs: 130_000, check: false });
+      // Flux's CRDs are in the category `all`: while kubectl's discovery cache still holds them, `kubectl get all` asks for
+      // them and fails ("the server doesn't have a resource type \"kustomizations\""), as examples.e2e.test.ts did when it
+      // ran right after this file. `kubectl api-resources` without --cached invalidates that cache and fetches it again
+      // (k8s.io/kubectl v0.36.6 pkg/cmd/apiresources/apiresources.go).
+      await waitFor(async () => !(await kubectl(['api-resources', '-o', 'name'], { check: false })).stdout.includes('.fluxcd.io'),
+        60_000, 'Flux\'s resources to be gone from discovery');
     }
   }
 }
