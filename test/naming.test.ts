@@ -13,6 +13,9 @@ describe('stableJson', () => {
     // and one with a leading zero is no index.
     expect(stableJson({ 'b': 1, '10': 2, '9': 3, 'a': 4, '09': 5, '0': 6, '4294967294': 7 })).toBe('{"0":6,"9":3,"10":2,"4294967294":7,"09":5,"a":4,"b":1}');
     expect(stableJson({ '4294967295': 1, '1x': 2, '7': 3 })).toBe('{"7":3,"1x":2,"4294967295":1}');
+    // Digits with a space before or after are no index, though Number() reads them as one.
+    expect(stableJson({ ' 1': 1, ' 0': 2 })).toBe('{" 0":2," 1":1}');
+    expect(stableJson({ '1 ': 1, '0 ': 2 })).toBe('{"0 ":2,"1 ":1}');
   });
 
   test('keeps array order and drops undefined members', () => {
