@@ -176,6 +176,8 @@ export function checkName(prop: string, value: string): string {
   if (typeof value !== 'string' || value.length > 63 || !DNS_1035_LABEL.test(value)) {
     fail(prop, 'must be a DNS label: at most 63 lower case letters, digits and \'-\', starting with a letter and ending with a letter or digit', value);
   }
+  // No YAML check: a label that starts with a letter is a string to Go unless it is a word such as
+  // `no` or `null`, which cdk8s quotes.
   return value;
 }
 
@@ -332,7 +334,7 @@ export function checkSubdomain(prop: string, value: string): string {
   if (typeof value !== 'string' || value.length > 253 || !SUBDOMAIN.test(value)) {
     fail(prop, 'must be a DNS subdomain: at most 253 lower case letters, digits, \'-\' and \'.\', starting and ending with a letter or digit', value);
   }
-  return value;
+  return checkYamlString(prop, value); // a subdomain may be all digits: `0o644` reaches Go's YAML readers as a number
 }
 
 /** A label or annotation key: an optional DNS subdomain prefix and '/', then a name of at most 63 characters. */

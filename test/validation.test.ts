@@ -1,4 +1,5 @@
 import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { newChart, raisedAt, synth } from './helpers';
 import { MigratedApplication, MigratedApplicationProps } from '../src';
 import {
@@ -146,6 +147,10 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
     ['migration.args', { migration: { args: ['0o644'] } }, /^migration\.args\[0\]: is written unquoted/],
     ['migration.nodeSelector', { migration: { nodeSelector: { pool: '0o644' } } }, /^migration\.nodeSelector\.pool: is written unquoted/],
     ['migration.configFile.content', { migration: { configFile: { path: '/etc/mode', content: '0o644' } } }, /^migration\.configFile\.content: is written unquoted/],
+    // Names that are DNS subdomains may be all digits and letters of a Go number.
+    ['migration.serviceAccount', { migration: { serviceAccount: kplus.ServiceAccount.fromServiceAccountName(newChart(), 'sa', '0o644') } },
+      /^migration\.serviceAccount: is written unquoted/],
+    ['imagePullSecrets', { imagePullSecrets: [kplus.Secret.fromSecretName(newChart(), 's', '0o17')] }, /^imagePullSecrets\[0\]: is written unquoted/],
   ])('%s', (_prop, props, message) => {
     expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', ...props })).toThrow(raisedAt('test/app', message));
   });
@@ -192,7 +197,8 @@ describe('image references, at their edges', () => {
 
 describe('subdomains, label keys and mount paths, at their edges', () => {
   const label63 = 'a'.repeat(63);
-  test.each(['a', 'a.b', 'a-b.c-d', '0', `${label63}.${label63}.${label63}.${'a'.repeat(61)}`])('checkSubdomain accepts %s', (v) => {
+  // '0', '123' and '1e3' are quoted by cdk8s, 'no' too: Go's YAML readers get them as strings.
+  test.each(['a', 'a.b', 'a-b.c-d', '0', '123', '1e3', 'no', `${label63}.${label63}.${label63}.${'a'.repeat(61)}`])('checkSubdomain accepts %s', (v) => {
     expect(checkSubdomain('s', v)).toBe(v);
   });
   test.each(['', 'A', 'a_b', '.a', 'a.', 'a..b', '-a', 'a-', 'a.-b', `${label63}.${label63}.${label63}.${'a'.repeat(62)}`, 'a b'])('checkSubdomain rejects %j', (v) => {
