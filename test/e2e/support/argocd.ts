@@ -21,10 +21,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { buildEnv } from './harness';
-import { cluster, createNamespaces, getJson, kubectl, Manifest, namespaceName, Proc, sleep, start, tempDir, toYaml, waitFor } from './index';
+import { cluster, createNamespaces, getJson, KUBECTL, kubectl, Manifest, namespaceName, Proc, RunResult, sleep, start, tempDir, toYaml, waitFor } from './index';
 
 /** Fixed ports: the network namespace is Argo CD's alone. */
-const PORTS = { apiserver: 6443, redis: 6379, repoServer: 8081, repoServerMetrics: 8084, controllerMetrics: 8082 };
+const PORTS = { apiserver: 6443, redis: 6379, server: 8080, repoServer: 8081, repoServerMetrics: 8084, controllerMetrics: 8082, serverMetrics: 8083 };
 
 /** What `argocd` prints as its version, and where build.sh put it, its redis, hack/ and manifests/. */
 export function argoCdBuild(): { dir: string; version: string } {
@@ -38,14 +38,23 @@ export interface Pushed {
   readonly at: number;
 }
 
+export interface ArgoCdOptions {
+  /**
+   * The namespace of Argo CD's config and Applications: `argocd` for a test
+   * that runs examples/argocd/README.md's `kubectl -n argocd` as written (it
+   * still gets the run's label). Default: one of this run's own.
+   */
+  readonly namespace?: string;
+}
+
 export class ArgoCd {
   /**
    * Starts Argo CD for this run: its CRDs and config, the AppProject
    * `default` (argocd-server would make it; there is none), a bare git
    * repository, then Redis, the repo-server and the application controller.
    */
-  public static async start(): Promise<ArgoCd> {
-    const a = new ArgoCd();
+  public static async start(options: ArgoCdOptions = {}): Promise<ArgoCd> {
+    const a = new ArgoCd(options);
     try {
       await a.install();
       await a.startProcesses();
@@ -57,7 +66,7 @@ export class ArgoCd {
   }
 
   /** The namespace of Argo CD's config and of the Applications (the controller's `--namespace`). */
-  public readonly namespace = namespaceName('argocd');
+  public readonly namespace: string;
   /** `file://` URL of the bare repository the Applications read. */
   public readonly repoUrl: string;
   private readonly build = argoCdBuild();
@@ -65,8 +74,11 @@ export class ArgoCd {
   private readonly work: string;
   private readonly procs: { name: string; proc: Proc }[] = [];
   private netnsHolder?: Proc;
+  private env: NodeJS.ProcessEnv = {};
+  private kubeconfigFile = '';
 
-  private constructor() {
+  private constructor(options: ArgoCdOptions) {
+    this.namespace = options.namespace ?? namespaceName('argocd');
     const bare = path.join(this.home, 'deploy.git');
     this.repoUrl = `file://${bare}`;
     this.work = path.join(this.home, 'work');
@@ -104,14 +116,10 @@ export class ArgoCd {
     const c = cluster();
     // A network namespace with only lo, held by a process that sleeps in it.
     this.netnsHolder = start('unshare', ['--net', '--', 'bash', '-c', 'ip link set lo up && exec sleep infinity']);
-    const netns = `/proc/${this.netnsHolder.pid}/ns/net`;
+    const netns = this.netns();
     await waitFor(async () => (await start('nsenter', [`--net=${netns}`, '--', 'ip', '-o', 'link', 'show', 'lo']).exited).stdout.includes('UP'),
       10_000, 'the network namespace\'s lo to be up');
-    const inNetns = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv) => {
-      const proc = start('nsenter', [`--net=${netns}`, '--', command, ...args], { env });
-      this.procs.push({ name, proc });
-      return proc;
-    };
+    const inNetns = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv) => this.daemon(name, command, args, env);
     const sock = path.join(c.E2E_CLUSTER_DIR, 'apiserver.sock');
     inNetns('apiserver-forwarder', 'socat', [`TCP-LISTEN:${PORTS.apiserver},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${sock}`], process.env);
     // The cluster's admin kubeconfig, pointed at the forwarder (the serving cert names 127.0.0.1).
@@ -119,6 +127,7 @@ export class ArgoCd {
     for (const cl of kubeconfig.clusters) cl.cluster.server = `https://127.0.0.1:${PORTS.apiserver}`;
     const kubeconfigFile = path.join(this.home, 'kubeconfig');
     fs.writeFileSync(kubeconfigFile, stringify(kubeconfig));
+    this.kubeconfigFile = kubeconfigFile;
     const dirs = Object.fromEntries(['home', 'tmp', 'tls', 'ssh', 'gnupg'].map((d) => {
       const dir = path.join(this.home, 'run', d);
       fs.mkdirSync(dir, { recursive: true });
@@ -135,6 +144,7 @@ export class ArgoCd {
       ARGOCD_SSH_DATA_PATH: dirs.ssh,
       ARGOCD_GNUPGHOME: dirs.gnupg,
     };
+    this.env = env;
     const argocd = path.join(this.build.dir, 'argocd');
     const redis = inNetns('redis', path.join(this.build.dir, 'redis'), [`-port=${PORTS.redis}`], env);
     await waitFor(() => {
@@ -153,9 +163,69 @@ export class ArgoCd {
     // Both up: the repo-server serves gRPC, the controller has synced its caches (its metrics server answers once it runs).
     await waitFor(async () => {
       for (const { name, proc } of this.procs) if (!proc.running()) throw new Error(`${name} exited: ${proc.stderr().slice(-2000)}`);
-      const probe = (port: number) => start('nsenter', [`--net=${netns}`, '--', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).exited;
-      return (await probe(PORTS.repoServer)).code === 0 && (await probe(PORTS.controllerMetrics)).code === 0;
+      return (await this.listening(PORTS.repoServer)) && (await this.listening(PORTS.controllerMetrics));
     }, 120_000, 'the repo-server and the application controller to listen');
+  }
+
+  /** The network namespace of Argo CD's processes. */
+  private netns(): string {
+    return `/proc/${this.netnsHolder!.pid}/ns/net`;
+  }
+
+  /** A long-running process in Argo CD's network namespace, stopped by stop(). */
+  private daemon(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+    const proc = start('nsenter', [`--net=${this.netns()}`, '--', command, ...args], { env });
+    this.procs.push({ name, proc });
+    return proc;
+  }
+
+  /** Whether something accepts connections on 127.0.0.1:`port` in Argo CD's network namespace. */
+  private async listening(port: number): Promise<boolean> {
+    return (await start('nsenter', [`--net=${this.netns()}`, '--', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).exited).code === 0;
+  }
+
+  /**
+   * Starts argocd-server (the multi-call binary as `argocd-server`), for the `argocd` CLI: plain HTTP and gRPC
+   * (`--insecure`) with no login (`--disable-auth`), on 127.0.0.1 of Argo CD's network namespace, so only cli()
+   * reaches it. Stopped by stop().
+   */
+  public async startServer(): Promise<void> {
+    const assets = path.join(this.home, 'run', 'static');
+    fs.mkdirSync(assets, { recursive: true });
+    const server = this.daemon('server', path.join(this.build.dir, 'argocd'), ['--insecure', '--disable-auth', '--namespace', this.namespace,
+      '--address', '127.0.0.1', '--port', String(PORTS.server), '--metrics-port', String(PORTS.serverMetrics),
+      '--redis', `127.0.0.1:${PORTS.redis}`, '--repo-server', `127.0.0.1:${PORTS.repoServer}`, '--repo-server-plaintext',
+      '--staticassets', assets, '--loglevel', 'info'],
+    { ...this.env, ARGOCD_BINARY_NAME: 'argocd-server' });
+    await waitFor(async () => {
+      if (!server.running()) throw new Error(`argocd-server exited: ${server.stderr().slice(-2000)}`);
+      return this.listening(PORTS.server);
+    }, 120_000, 'argocd-server to listen');
+  }
+
+  /**
+   * Runs a bash script in `cwd` inside Argo CD's network namespace, as a user's shell would: `argocd` (the CLI)
+   * and `kubectl` first on the PATH, KUBECONFIG the cluster's admin, and the CLI pointed at startServer()'s
+   * server by the environment variables it reads (checked in v3.6.2's source: pkg/apiclient/apiclient.go reads
+   * ARGOCD_SERVER; util/config/env.go reads ARGOCD_OPTS as default flags, so `--plaintext` there means no TLS).
+   */
+  public async cli(script: string, cwd: string, timeoutMs = 1_200_000): Promise<RunResult> {
+    const bin = path.join(this.home, 'bin');
+    if (!fs.existsSync(bin)) {
+      fs.mkdirSync(bin);
+      // The multi-call binary runs as the CLI when its file name is `argocd` (cmd/main.go).
+      fs.symlinkSync(path.join(this.build.dir, 'argocd'), path.join(bin, 'argocd'));
+      fs.symlinkSync(KUBECTL, path.join(bin, 'kubectl'));
+    }
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      KUBECONFIG: this.kubeconfigFile,
+      ARGOCD_SERVER: `127.0.0.1:${PORTS.server}`,
+      ARGOCD_OPTS: '--plaintext',
+      HOME: path.join(this.home, 'run', 'home'),
+    };
+    return start('nsenter', [`--net=${this.netns()}`, '--', 'bash', '-euo', 'pipefail', '-c', script], { cwd, env, timeoutMs }).exited;
   }
 
   /** Writes `objects` as `<dir>/<file>` of the repository (replacing what was there), commits and pushes to main. */
