@@ -18,11 +18,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parse } from 'yaml';
 import {
   cleanUp, cluster, condition, createNamespaces, deleteNamespaces, getJson, kubectl, now, ROOT, RunResult, start, tempDir, timing, toYaml,
 } from './support';
-import { ArgoCd } from './support/argocd';
+import { ArgoCd, readmeApplication } from './support/argocd';
 
 const readme = fs.readFileSync(path.join(ROOT, 'examples', 'argocd', 'README.md'), 'utf-8');
 const section = readme.slice(readme.indexOf('## Synthesize and apply'));
@@ -102,9 +101,7 @@ describe('examples/argocd/README.md, every command as written, with argocd app w
     fs.mkdirSync(path.join(clone, 'examples', 'argocd', 'dist'), { recursive: true });
     fs.copyFileSync(path.join(ROOT, 'examples', 'argocd', 'dist', 'argocd.k8s.yaml'), path.join(clone, 'examples', 'argocd', 'dist', 'argocd.k8s.yaml'));
     // The Application of the README, its repoURL the bare repository's.
-    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1])).filter((b) => b?.kind === 'Application');
-    expect(blocks).toHaveLength(1);
-    const application = blocks[0];
+    const application = readmeApplication();
     expect(application.spec.source.repoURL).toBe('https://github.com/example/forum-deploy.git');
     application.spec.source.repoURL = a.repoUrl;
     fs.writeFileSync(path.join(clone, 'forum-application.yaml'), toYaml([application]));

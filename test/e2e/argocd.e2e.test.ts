@@ -13,14 +13,11 @@
  * - 5, with a contract step (wave 1): it runs after the last pod of 4 is gone.
  * Argo CD's own order is read from admin watches and the Application's status.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { parse } from 'yaml';
 import {
-  ApiWatch, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, kubectl, Manifest, namespaceName, now, ROOT,
+  ApiWatch, cleanUp, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, kubectl, Manifest, namespaceName, now,
   timing, waitFor,
 } from './support';
-import { ArgoCd, Pushed } from './support/argocd';
+import { ArgoCd, Pushed, readmeApplication } from './support/argocd';
 import {
   Database, databaseFor, failed, observeRelease, psql, release, Request, SHOP_SELECTOR, shopRelease, ShopOptions, step, Step, underLoad,
 } from './support/shop';
@@ -28,15 +25,6 @@ import { Applier } from '../../src';
 
 const RATE = 20;
 const failures = (requests: Request[]) => requests.filter(failed).map((r) => `${r.method} ${r.status} ${r.version} ${r.error}`.trim());
-
-/** The Application of examples/argocd/README.md, as written. */
-function readmeApplication(): Manifest {
-  const readme = fs.readFileSync(path.join(ROOT, 'examples', 'argocd', 'README.md'), 'utf-8');
-  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
-  const apps = blocks.filter((b) => b?.kind === 'Application');
-  if (apps.length !== 1) throw new Error(`examples/argocd/README.md: ${apps.length} Application blocks, want 1`);
-  return apps[0];
-}
 
 let argo: ArgoCd | undefined;
 
@@ -84,16 +72,8 @@ describe('Argo CD: the shop released by automated sync, as examples/argocd/READM
   });
 
   test('install 1: Argo CD syncs wave by wave; the Deployment is created once the Job has completed', async () => {
-    const readme = readmeApplication();
-    const application: Manifest = {
-      ...readme,
-      metadata: { ...readme.metadata, name: appName, namespace: a.namespace },
-      spec: {
-        ...readme.spec,
-        source: { ...readme.spec.source, repoURL: a.repoUrl, path: appPath },
-        destination: { ...readme.spec.destination, namespace: ns },
-      },
-    };
+    const application = a.application(appName, ns);
+    expect(application.spec.source.path).toBe(appPath);
     const deployments = await ApiWatch.open(ns, 'apis/apps/v1', 'deployments', {});
     try {
       const s = await release('argocd: install 1', ns, db, 1, shop, 0, async (objects) => {

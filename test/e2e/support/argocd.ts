@@ -21,7 +21,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { buildEnv } from './harness';
-import { cluster, createNamespaces, getJson, KUBECTL, kubectl, Manifest, namespaceName, Proc, RunResult, sleep, start, tempDir, toYaml, waitFor } from './index';
+import {
+  cluster, createNamespaces, getJson, KUBECTL, kubectl, Manifest, namespaceName, Proc, ROOT, RunResult, sleep, start, tempDir, toYaml, waitFor,
+} from './index';
 
 /** Fixed ports: the network namespace is Argo CD's alone. */
 const PORTS = { apiserver: 6443, redis: 6379, server: 8080, repoServer: 8081, repoServerMetrics: 8084, controllerMetrics: 8082, serverMetrics: 8083 };
@@ -30,6 +32,15 @@ const PORTS = { apiserver: 6443, redis: 6379, server: 8080, repoServer: 8081, re
 export function argoCdBuild(): { dir: string; version: string } {
   const env = buildEnv();
   return { dir: env.ARGOCD_DIR, version: env.ARGOCD_VERSION };
+}
+
+/** The Application of examples/argocd/README.md, as written. */
+export function readmeApplication(): Manifest {
+  const readme = fs.readFileSync(path.join(ROOT, 'examples', 'argocd', 'README.md'), 'utf-8');
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
+  const apps = blocks.filter((b) => b?.kind === 'Application');
+  if (apps.length !== 1) throw new Error(`examples/argocd/README.md: ${apps.length} Application blocks, want 1`);
+  return apps[0];
 }
 
 /** One git commit as the test made it. */
@@ -254,6 +265,24 @@ export class ArgoCd {
     const r = await start('git', args, { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: this.home }, timeoutMs: 60_000 }).exited;
     if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited with ${r.code}: ${r.stderr}`);
     return r.stdout;
+  }
+
+  /**
+   * The README's Application with only its name, namespaces, repository and
+   * path changed: `name` (Application names are global to Argo CD: one per
+   * test and run), syncing `apps/<name>` of this repository into `namespace`.
+   */
+  public application(name: string, namespace: string): Manifest {
+    const readme = readmeApplication();
+    return {
+      ...readme,
+      metadata: { ...readme.metadata, name, namespace: this.namespace },
+      spec: {
+        ...readme.spec,
+        source: { ...readme.spec.source, repoURL: this.repoUrl, path: `apps/${name}` },
+        destination: { ...readme.spec.destination, namespace },
+      },
+    };
   }
 
   /** Creates or updates an Application in Argo CD's namespace. */
