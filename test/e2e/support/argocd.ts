@@ -1,13 +1,14 @@
 /**
- * Argo CD on the node, for argocd.e2e.test.ts: the application controller,
- * the repo-server and an in-memory Redis (test/e2e/modules/argocd, built by
- * build.sh) as host processes, the way Argo CD's own Procfile runs them, with
+ * Argo CD on the node, for the argocd*.e2e.test.ts files: the application
+ * controller, the repo-server and an in-memory Redis (test/e2e/modules/argocd,
+ * built by build.sh), and argocd-server when a test asks (startServer()), as
+ * host processes, the way Argo CD's own Procfile runs them, with
  * `ARGOCD_FAKE_IN_CLUSTER=true` and a kubeconfig, so that
  * `https://kubernetes.default.svc` is this run's cluster. Apps come from a
  * local bare git repository through a `file://` URL, as Argo CD's own e2e
  * fixture does.
  *
- * Network: the three processes run in a network namespace of their own that
+ * Network: Argo CD's processes run in a network namespace of their own that
  * has only `lo` (the controller's metrics server binds 0.0.0.0, and nothing
  * can change that), with a socat forwarder from its 127.0.0.1:6443 to the
  * cluster's DIR/apiserver.sock. Nothing listens anywhere else.
