@@ -16,37 +16,16 @@ import * as path from 'path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ApiWatch, cleanUp, cluster, createNamespaces, deleteNamespaces, getJson, isReady, jobNameOf, kubectl, kubectlBinDir,
-  Manifest, namespaceName, now, rolledOut, ROOT, RunResult, start, synthApp, tempDir, timing, toYaml, waitFor, WatchEvent,
+  ApiWatch, cleanUp, cluster, createNamespaces, deleteNamespaces, getJson, isReady, jobNameOf, kubectl,
+  Manifest, namespaceName, now, rolledOut, ROOT, RunResult, start, synthApp, tempDir, timing, waitFor, WatchEvent,
 } from './support';
-import { buildEnv } from './support/harness';
+import { chart, helm, helmEnv, upgrade as upgradeChart } from './support/helm';
 import { Applier } from '../../src';
 
-const HELM = buildEnv().HELM;
 const NAME = 'shop';
 const INSTANCE = `app.kubernetes.io/instance=${NAME}`;
 const APP_PODS = `${INSTANCE},app.kubernetes.io/component=app`;
 const seconds = (t: string) => Date.parse(t);
-
-let helmHome: string | undefined;
-/** helm's environment: this cluster, its own config/cache/data folders, and this run's kubectl and helm first on PATH. */
-function helmEnv(): NodeJS.ProcessEnv {
-  helmHome ??= tempDir('helm-home');
-  const bin = kubectlBinDir();
-  if (!fs.existsSync(path.join(bin, 'helm'))) fs.symlinkSync(HELM, path.join(bin, 'helm'));
-  return {
-    ...process.env,
-    KUBECONFIG: cluster().KUBECONFIG,
-    HELM_CONFIG_HOME: path.join(helmHome, 'config'),
-    HELM_CACHE_HOME: path.join(helmHome, 'cache'),
-    HELM_DATA_HOME: path.join(helmHome, 'data'),
-    PATH: `${bin}:${process.env.PATH}`,
-  };
-}
-
-function helm(args: string[]): Promise<RunResult> {
-  return start(HELM, args, { env: helmEnv(), timeoutMs: 600_000 }).exited;
-}
 
 /** A bash script run with helmEnv() in `cwd`; npx installs without asking, as it would after a "y" in a terminal. */
 function bash(script: string, cwd: string): Promise<RunResult> {
@@ -85,17 +64,8 @@ function release(version: string, tag: string, migrateArgs: string[], applier = 
   });
 }
 
-/** A chart folder that wraps `objects` as its only template, as examples/helm/README.md does by hand. */
-function chart(objects: Manifest[], version: string): string {
-  const dir = tempDir('chart');
-  fs.mkdirSync(path.join(dir, 'templates'));
-  fs.writeFileSync(path.join(dir, 'Chart.yaml'), `apiVersion: v2\nname: ${NAME}\nversion: 0.1.0\nappVersion: "${version}"\n`);
-  fs.writeFileSync(path.join(dir, 'templates', `${NAME}.k8s.yaml`), toYaml(objects));
-  return dir;
-}
-
 function upgrade(ns: string, objects: Manifest[], version: string, ...flags: string[]): Promise<RunResult> {
-  return helm(['upgrade', '--install', NAME, chart(objects, version), '--namespace', ns, '--wait', '--timeout', '5m', ...flags]);
+  return upgradeChart(NAME, ns, objects, version, ...flags);
 }
 
 const nameOf = (objects: Manifest[], kind: string) => objects.find((o) => o.kind === kind)!.metadata.name as string;
@@ -383,13 +353,13 @@ describe('a contract step as post-install,post-upgrade hooks, without --wait', (
   beforeAll(() => createNamespaces(ns));
 
   test('helm returns once the contract Job has completed; the contract step started after the last old pod was gone; hooks, not the release', async () => {
-    const install = await helm(['upgrade', '--install', NAME, chart(v1, '1.0.0'), '--namespace', ns, '--timeout', '5m']);
+    const install = await helm(['upgrade', '--install', NAME, chart(NAME, v1, '1.0.0'), '--namespace', ns, '--timeout', '5m']);
     expect({ code: install.code, out: out(install) }).toEqual({ code: 0, out: expect.stringContaining('STATUS: deployed') });
     const pods = await ApiWatch.open(ns, 'api/v1', 'pods', { labelSelector: APP_PODS });
     try {
       const before = (await getJson(['pods', '-l', APP_PODS], { namespace: ns })).items.map((p: any) => p.metadata.name);
       expect(before).toHaveLength(2);
-      const r = await helm(['upgrade', NAME, chart(v2, '1.1.0'), '--namespace', ns, '--timeout', '5m']);
+      const r = await helm(['upgrade', NAME, chart(NAME, v2, '1.1.0'), '--namespace', ns, '--timeout', '5m']);
       expect({ code: r.code, out: out(r) }).toEqual({ code: 0, out: expect.stringContaining('STATUS: deployed') });
       const job = await getJson(['job', contractOf(v2)], { namespace: ns });
       expect(job.status.conditions.find((c: any) => c.type === 'Complete').status).toBe('True');
