@@ -24,7 +24,7 @@ import {
   ApiWatch, cleanUp, cluster, condition, createNamespaces, deleteNamespaces, getJson, imageOf, isReady, jobNameOf, kubectl, manifestsFile, Manifest,
   namespaceName, now, rolledOut, ROOT, runWithKubectl, sleep, start, tempDir, timing, toYaml, waitFor, waitForRelease,
 } from './support';
-import { Flux, FLUX_VERSION, Published } from './support/flux';
+import { Flux, FLUX_RECIPE, FLUX_VERSION, Published } from './support/flux';
 import {
   Database, databaseFor, failed, psql, failedRelease, FailedStep, observeRelease, overlappingReleases, release, Request, SHOP, SHOP_SELECTOR,
   ShopOptions, shopRelease, Step, underLoad,
@@ -35,8 +35,6 @@ import { Applier } from '../../src';
 const RATE = 20;
 const PRUNE_DISABLED = { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' };
 
-/** The Kustomization's fields as docs/operations.md shows them (its sourceRef aside), with a shorter timeout for the test. */
-const FLUX_RECIPE = { interval: '10m', path: './dist', prune: true, wait: true, timeout: '3m' };
 
 let flux: Flux | undefined;
 const fluxNs = namespaceName('flux-system');

@@ -30,6 +30,9 @@ export const FLUX_VERSION = buildEnv().FLUX_VERSION;
 /** The CRDs build.sh copies: the Kustomization, and every source kind (kustomize-controller watches them all), by `<plural>.<group>`. */
 const CRDS = fs.readdirSync(buildEnv().FLUX_CRDS).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/^(.*)_(.*)\.yaml$/, '$2.$1'));
 
+/** The Kustomization's fields as docs/operations.md shows them (its sourceRef aside), with a shorter timeout for the tests and benchmarks. */
+export const FLUX_RECIPE = { interval: '10m', path: './dist', prune: true, wait: true, timeout: '3m' };
+
 /** A free TCP port on 127.0.0.1 (the kernel's pick; closed again before it is used). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
