@@ -153,6 +153,11 @@ project.addTask('bench:release', {
   exec: 'ts-node --project bench/tsconfig.json bench/release.ts',
   receiveArgs: true,
 });
+project.addTask('bench:appliers', {
+  description: 'kubectl + wait-for-release.sh, Helm, Argo CD and Flux side by side on a real node it starts: the shop under load, a good and a failing release, an unchanged re-apply (about 12 min; --quick: CI\'s run at 5 requests/s)',
+  exec: 'ts-node --project bench/tsconfig.json bench/appliers.ts',
+  receiveArgs: true,
+});
 project.npmignore?.exclude('/bench/', '/test/', '/examples/', '/scripts/');
 
 // Mutation testing of src/ (CONTRIBUTING.md): `-- --quick` runs only what changed since
