@@ -14,8 +14,8 @@
  * unchanged; 2 -> 3, whose migration fails, with the old pods evicted one at
  * a time once it has failed (as a node drain does).
  *
- *   npm run bench:appliers                  # 20 requests/s (about 12 min)
- *   npm run bench:appliers -- --quick       # 5 requests/s: CI's check that it still runs
+ *   npm run bench:appliers                  # 20 requests/s (about 5 min)
+ *   npm run bench:appliers -- --quick       # 5 requests/s, as long: CI's check that it still runs
  *   npm run bench:appliers -- --rate 50
  *
  * The releases, the load and the evictions are test/e2e/support/shop.ts's;
