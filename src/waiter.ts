@@ -225,9 +225,9 @@ export function addWaiter(workload: kplus.Workload, target: WaitTarget, options:
   const job: string = Lazy.any({ produce: () => `job/${target.jobName()}` });
   const namespace = target.namespace ? [`--namespace=${target.namespace}`] : [];
   const completeSeconds = target.activeDeadlineSeconds + notFoundSeconds + WAIT_MARGIN_SECONDS;
-  // Pairs, not an object keyed by the container names: every object whose first key is unique to an app
-  // gives V8's empty-object shape one more transition, and with thousands of them (one per app in a
-  // large chart) every object built from `{}` afterwards, the YAML writer's included, got slower (bench/synth.ts).
+  // Pairs, not an object keyed by the container names, which hold the migration's name: with thousands
+  // of apps in one chart, such objects made V8 slower for everything built afterwards, cdk8s's YAML
+  // writer included (measured with bench/synth.ts and docs/figures.md; V8's object shapes are the likely cause).
   const steps: [string, string[]][] = [
     [names.created, ['wait', job, '--for=create', `--timeout=${notFoundSeconds}s`, ...namespace]],
     [names.complete, ['wait', job, `--for=jsonpath=${JOB_DONE_JSONPATH}=True`, `--timeout=${completeSeconds}s`, ...namespace]],
