@@ -31,6 +31,7 @@
  */
 import * as os from 'os';
 import { Applier } from '../src';
+import { parseRateArgs, seconds } from './args';
 import {
   ApiWatch, cleanUp, createNamespaces, getJson, kubectl, Manifest, manifestsFile, namespaceName, now, useCluster, waitFor, waitForRelease,
 } from '../test/e2e/support';
@@ -42,15 +43,6 @@ import {
   ApplyFn, databaseFor, Database, failed, failedRelease, FailedStep, Gate, psql, release, SHOP, ShopOptions, shopRelease, Step,
 } from '../test/e2e/support/shop';
 
-function parseArgs(argv: string[]): { quick: boolean; rate: number } {
-  const quick = argv.includes('--quick');
-  for (const a of argv) if (a.startsWith('--') && !['--quick', '--rate'].includes(a)) throw new Error(`usage: bench/appliers.ts [--quick] [--rate N] (got ${a})`);
-  const rate = argv.includes('--rate') ? Number(argv[argv.indexOf('--rate') + 1]) : quick ? 5 : 20;
-  if (!(rate > 0)) throw new Error('--rate must be a positive number');
-  return { quick, rate };
-}
-
-const seconds = (ms?: number) => (ms === undefined ? '-' : (ms / 1000).toFixed(2));
 
 /** How one applier is driven. */
 interface Driver {
@@ -268,7 +260,7 @@ function cells(r: Row): string[] {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseRateArgs(process.argv.slice(2), 'appliers.ts', 5, 20);
   buildControlPlane();
   const stops: (() => Promise<void>)[] = [];
   const cluster = upCluster('appliers', () => cleanUp());

@@ -19,19 +19,11 @@
  * its creation to Complete (or FailureTarget); Job Complete -> the first new
  * pod Ready.
  */
+import { parseRateArgs, seconds } from './args';
 import { cleanUp, createNamespaces, useCluster } from '../test/e2e/support';
 import { buildControlPlane, upCluster } from '../test/e2e/support/harness';
 import { expandContract, rollingReleases, Step, stopTheWorld, twoWorkloads } from '../test/e2e/support/shop';
 
-function parseArgs(argv: string[]): { quick: boolean; rate: number } {
-  const quick = argv.includes('--quick');
-  for (const a of argv) if (a.startsWith('--') && !['--quick', '--rate'].includes(a)) throw new Error(`usage: bench/release.ts [--quick] [--rate N] (got ${a})`);
-  const rate = argv.includes('--rate') ? Number(argv[argv.indexOf('--rate') + 1]) : quick ? 10 : 50;
-  if (!(rate > 0)) throw new Error('--rate must be a positive number');
-  return { quick, rate };
-}
-
-const seconds = (ms?: number) => (ms === undefined ? '-' : (ms / 1000).toFixed(2));
 
 function row(s: Step): string[] {
   const f = s.figures;
@@ -40,7 +32,7 @@ function row(s: Step): string[] {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseRateArgs(process.argv.slice(2), 'release.ts', 10, 50);
   buildControlPlane();
   const cluster = upCluster('bench', () => cleanUp());
   useCluster(cluster.info);
