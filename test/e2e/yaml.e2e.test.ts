@@ -31,9 +31,12 @@ async function kubectlReads(values: string[]): Promise<unknown[]> {
   return values.map((_, i) => read[`k${i}`]);
 }
 
+/** Where the apps below would write: nothing is synthesized (and Testing.app() without one makes a folder per app). */
+const OUTDIR = tempDir('yaml-apps');
+
 function libraryRefuses(value: string): boolean {
   try {
-    new MigratedApplication(new Chart(Testing.app(), 'c'), 'app', { name: 'app', image: 'app:1', config: { VALUE: value } });
+    new MigratedApplication(new Chart(Testing.app({ outdir: OUTDIR }), 'c'), 'app', { name: 'app', image: 'app:1', config: { VALUE: value } });
     return false;
   } catch (e: any) {
     expect(e.message).toMatch(/^\[c\/app\] config\.VALUE: is written unquoted by cdk8s's YAML writer/);

@@ -111,11 +111,12 @@ function acceptedKubesecRules(): Set<string> {
   return new Set([...readme.matchAll(/^\| kubesec \| `(\w+)` \|/gm)].map((m) => m[1]));
 }
 
-/** Manifests of `SAMPLES` random accepted props, one file each, in a temporary folder. */
+/** Manifests of `SAMPLES` random accepted props, one file each, in a temporary folder removed on exit. */
 function sampleManifests(): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lint-k8s-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return fc.sample(validProps, { numRuns: SAMPLES, seed: SEED }).map((props, i) => {
-    const chart = new Chart(Testing.app(), 'sample');
+    const chart = new Chart(Testing.app({ outdir: dir }), 'sample'); // nothing is synthesized there; toJson() below
     new MigratedApplication(chart, 'app', buildProps(chart, props));
     const file = path.join(dir, `sample-${i}.yaml`);
     fs.writeFileSync(file, chart.toJson().map((o) => JSON.stringify(o)).join('\n---\n'));
