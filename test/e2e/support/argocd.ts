@@ -23,7 +23,8 @@ import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { buildEnv } from './harness';
 import {
-  cluster, createNamespaces, getJson, KUBECTL, kubectl, Manifest, namespaceName, Proc, ROOT, RunResult, sleep, start, tempDir, toYaml, waitFor,
+  cluster, createNamespaces, crdsEstablished, getJson, KUBECTL, kubectl, Manifest, namespaceName, Proc, ROOT, RunResult, sleep, start, tempDir,
+  toYaml, waitFor,
 } from './index';
 
 /** Fixed ports: the network namespace is Argo CD's alone. */
@@ -101,9 +102,7 @@ export class ArgoCd {
     const files = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').map((f) => path.join(dir, f));
     // The Application CRD is too big for client-side apply's last-applied annotation.
     for (const f of files(path.join(manifests, 'crds'))) await kubectl(['apply', '--server-side', '--force-conflicts', '-f', f]);
-    // Polled: kubectl wait fails at once on a CRD that has no status yet.
-    await waitFor(async () => (await kubectl(['wait', '--for=condition=Established', '--timeout=5s', 'crd/applications.argoproj.io',
-      'crd/appprojects.argoproj.io', 'crd/applicationsets.argoproj.io'], { timeoutMs: 10_000, check: false })).code === 0, 60_000, 'Argo CD\'s CRDs');
+    await crdsEstablished(['applications.argoproj.io', 'appprojects.argoproj.io', 'applicationsets.argoproj.io']);
     await createNamespaces(this.namespace);
     for (const f of files(path.join(manifests, 'base', 'config'))) await kubectl(['apply', '-f', f], { namespace: this.namespace });
     await kubectl(['apply', '-f', '-'], {
@@ -155,6 +154,9 @@ export class ArgoCd {
       ARGOCD_TLS_DATA_PATH: dirs.tls,
       ARGOCD_SSH_DATA_PATH: dirs.ssh,
       ARGOCD_GNUPGHOME: dirs.gnupg,
+      // The repo-server's askpass socket is /tmp/reposerver-ask-pass.sock unless this is set (util/askpass/common.go
+      // in v3.6.2): one per instance, so that two Argo CDs on one host (npm run e2e runs two clusters) do not share it.
+      ARGOCD_ASK_PASS_SOCK: path.join(dirs.tmp, 'ask-pass.sock'),
     };
     this.env = env;
     const argocd = path.join(this.build.dir, 'argocd');

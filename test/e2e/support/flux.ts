@@ -22,7 +22,7 @@ import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { cluster, now } from './cluster';
 import { buildEnv } from './harness';
-import { getJson, kubectl, Proc, start, tempDir, toYaml, waitFor } from './kubectl';
+import { crdsEstablished, getJson, kubectl, Proc, start, tempDir, toYaml, waitFor } from './kubectl';
 import { condition } from './pods';
 import type { Manifest } from '../../manifests';
 
@@ -72,7 +72,7 @@ export class Flux {
   public static async start(runtimeNamespace: string, featureGates: string[] = []): Promise<Flux> {
     const env = buildEnv();
     await kubectl(['apply', '--server-side', '-f', env.FLUX_CRDS]);
-    for (const crd of CRDS) await kubectl(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=60s'], { timeoutMs: 70_000 });
+    await crdsEstablished(CRDS);
 
     const files = new Map<string, Buffer>();
     const server = http.createServer((req, res) => {

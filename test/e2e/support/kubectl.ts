@@ -194,6 +194,16 @@ export async function waitFor<T>(cond: () => Promise<T | undefined | null | fals
   }
 }
 
+/**
+ * Waits until every CRD in `crds` (their names) is Established. Polled: kubectl wait fails at
+ * once, rather than waiting, on a CRD whose `status.conditions` is still null (seen with Flux's,
+ * created while the API server was busy).
+ */
+export async function crdsEstablished(crds: string[]): Promise<void> {
+  await waitFor(async () => (await kubectl(['wait', '--for=condition=Established', '--timeout=5s', ...crds.map((c) => `crd/${c}`)],
+    { timeoutMs: 10_000, check: false })).code === 0, 60_000, `the CRDs ${crds.join(', ')} to be Established`);
+}
+
 const RUN_ID = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
 /**
  * A namespace name for this run: `base` plus a short suffix, so that a rerun
