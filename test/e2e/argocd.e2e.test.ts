@@ -24,6 +24,8 @@ import {
 import { Applier } from '../../src';
 
 const RATE = 20;
+/** The Application's `syncPolicy.retry.limit` in examples/argocd/README.md. */
+const RETRIES = 2;
 const failures = (requests: Request[]) => requests.filter(failed).map((r) => `${r.method} ${r.status} ${r.version} ${r.error}`.trim());
 
 let argo: ArgoCd | undefined;
@@ -67,7 +69,9 @@ describe('Argo CD: the shop released by automated sync, as examples/argocd/READM
 
   test('the README\'s Application: automated sync with prune and selfHeal, CreateNamespace and PruneLast', () => {
     const app = readmeApplication();
-    expect(app.spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true', 'PruneLast=true'] });
+    expect(app.spec.syncPolicy).toEqual({
+      automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true', 'PruneLast=true'], retry: { limit: RETRIES },
+    });
     expect(app.spec.destination.server).toBe('https://kubernetes.default.svc');
   });
 
@@ -158,22 +162,22 @@ describe('Argo CD: the shop released by automated sync, as examples/argocd/READM
     expect(replacement.status.initContainerStatuses.every((c: any) => c.state.terminated?.exitCode === 0)).toBe(true);
   });
 
-  test('release 4, the fix: it waits until Argo CD has retried 3\'s failed sync 5 times, then rolls out with 0 failed requests; '
+  test(`release 4, the fix: it waits until Argo CD has retried 3's failed sync ${RETRIES} times, then rolls out with 0 failed requests; `
     + 'earlier Jobs are pruned then', async () => {
     const pushedAt = now();
     let retriesEnded = 0;
     let endedEventAt = 0;
     const s = await release('argocd: 2 -> 4 (the fix)', ns, db, 4, slow, RATE, async (objects) => {
       await push(4, objects);
-      // Automated sync retries a failed operation (5 times by default, with a growing backoff) and starts none
-      // meanwhile ("another operation is in progress"): the fix waits for the retries to end.
+      // Automated sync retries a failed operation (the README's `retry.limit` times, with a growing backoff) and starts
+      // none meanwhile ("another operation is in progress"): the fix waits for the retries to end.
       // The controller starts the next operation as soon as that one ends: its Event is what stays.
       const ended = await waitFor(async () => (await a.events(appName)).find((e) => e.reason === 'OperationCompleted'
         && e.message.startsWith(`Sync operation to ${pushes[3].revision} `)), 600_000, 'release 3\'s sync operation to end', 1000);
       retriesEnded = now();
       endedEventAt = Date.parse(ended.at);
       expect(ended.message).toBe(`Sync operation to ${pushes[3].revision} failed: one or more synchronization tasks completed unsuccessfully `
-        + '(retried 5 times).');
+        + `(retried ${RETRIES} times).`);
     });
     steps.fixed = s;
     expect(failures(s.requests)).toEqual([]);
