@@ -130,8 +130,8 @@ project.tasks.tryFind('package:go')!.prependSpawn(goDeps);
 // each must synthesize examples/laravel/dist/laravel.k8s.yaml byte for byte.
 // End-to-end suite on a real one-node cluster built from Go modules.
 project.addTask('e2e', {
-  description: 'End-to-end tests on a real one-node cluster in namespaces of its own (built once by test/e2e/cluster/build.sh; needs test/e2e/cluster/setup.sh)',
-  exec: 'jest --config test/e2e/support/jest.config.json --ci',
+  description: 'End-to-end tests on real one-node clusters in namespaces of their own, two jest runs at once (built once by test/e2e/cluster/build.sh; needs test/e2e/cluster/setup.sh)',
+  exec: 'test/e2e/support/run.sh',
   receiveArgs: true,
 });
 
