@@ -205,6 +205,13 @@ build_into() {
   trap - EXIT
 }
 
+# module_dir MODDIR MODULE[@VERSION]: the module's folder in the module cache, downloaded first if
+# need be. (`go list -m -f '{{.Dir}}'` prints nothing for a module not downloaded yet: with an
+# empty cache, Argo CD's hack/ scripts were then looked for in /hack.)
+module_dir() {
+  (cd "$1" && go mod download -json "$2" | awk -F'"' '$2 == "Dir" { print $4 }')
+}
+
 mkdir -p "$BIN_ROOT"
 
 if have_k8s; then
@@ -281,9 +288,8 @@ else
   # from source-controller's every source kind: the ExternalArtifact is the
   # test's, but kustomize-controller watches GitRepository, OCIRepository and
   # Bucket too, and without their CRDs its cache never syncs (it exits).
-  kc_dir="$(cd "$FLUX_MOD_DIR" && go list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)"
-  sc_dir="$(cd "$FLUX_MOD_DIR" && go mod download -json "github.com/fluxcd/source-controller@$FLUX_SOURCE_VERSION" |
-    awk -F'"' '$2 == "Dir" { print $4 }')"
+  kc_dir="$(module_dir "$FLUX_MOD_DIR" github.com/fluxcd/kustomize-controller)"
+  sc_dir="$(module_dir "$FLUX_MOD_DIR" "github.com/fluxcd/source-controller@$FLUX_SOURCE_VERSION")"
   mkdir -p "$FLUX_BIN_DIR/crds.tmp.$$"
   cp "$kc_dir/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" \
     "$sc_dir"/config/crd/bases/source.toolkit.fluxcd.io_*.yaml "$FLUX_BIN_DIR/crds.tmp.$$/"
@@ -300,7 +306,7 @@ else
   start=$SECONDS
   # The files the test needs from the module itself: the repo-server execs hack/git-verify-wrapper.sh (and
   # gpg-wrapper.sh) from PATH; manifests/ has the CRDs and the config objects. Copied first: have_argocd looks for the binaries.
-  argocd_src="$(cd "$ARGOCD_MOD_DIR" && GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)"
+  argocd_src="$(GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" module_dir "$ARGOCD_MOD_DIR" github.com/argoproj/argo-cd/v3)"
   mkdir -p "$ARGOCD_BIN_DIR/hack"
   rm -rf "$ARGOCD_BIN_DIR/manifests"
   cp "$argocd_src/hack/git-verify-wrapper.sh" "$argocd_src/hack/gpg-wrapper.sh" "$ARGOCD_BIN_DIR/hack/"
