@@ -12,15 +12,16 @@ cd "$(dirname "$0")/../../.."
 # argocd.e2e.test.ts are in run 1 only to even out the two runs' times.
 FIRST='/test/e2e/(argocd-readme|flux|helm|examples|argocd|waiter)\.e2e\.test\.ts$'
 
+jest=(node_modules/.bin/jest --config test/e2e/support/jest.config.json --ci)
+
 # A cluster of one's own (E2E_REUSE_CLUSTER, test/e2e/support/global-setup.ts) serves one run only.
 if [[ -n "${E2E_REUSE_CLUSTER:-}" ]]; then
-  exec node_modules/.bin/jest --config test/e2e/support/jest.config.json --ci "$@"
+  exec "${jest[@]}" "$@"
 fi
 
 # Built once here: two build.sh at once (each globalSetup runs it) would build the same files.
 test/e2e/cluster/build.sh
 
-jest=(node_modules/.bin/jest --config test/e2e/support/jest.config.json --ci)
 "${jest[@]}" "$@" "$FIRST" > >(sed -u 's/^/[1] /') 2>&1 &
 first=$!
 "${jest[@]}" "$@" --testPathIgnorePatterns "$FIRST" > >(sed -u 's/^/[2] /') 2>&1 &
