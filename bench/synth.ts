@@ -158,13 +158,14 @@ function annotate(o: { metadata: { addAnnotation(key: string, value: string): vo
 
 /**
  * Ephemeral storage requests and limits, patched in as the library does:
- * cdk8s-plus-27 renders them in whole gibibytes only.
+ * cdk8s-plus-27 renders them in whole gibibytes only. Memory is moved behind
+ * them, so that the keys stay sorted, as cdk8s writes them.
  */
 function ephemeralStorage(api: ApiObject, container: string, request: number, limit: number): void {
-  api.addJsonPatch(
-    JsonPatch.add(`${container}/resources/requests/ephemeral-storage`, { value: `${request}Mi` }),
-    JsonPatch.add(`${container}/resources/limits/ephemeral-storage`, { value: `${limit}Mi` }),
-  );
+  for (const [kind, mebibytes] of [['requests', request], ['limits', limit]] as const) {
+    const map = `${container}/resources/${kind}`;
+    api.addJsonPatch(JsonPatch.add(`${map}/ephemeral-storage`, { value: `${mebibytes}Mi` }), JsonPatch.move(`${map}/memory`, `${map}/memory`));
+  }
 }
 
 const WAITER_RESOURCES: kplus.ContainerResources = {

