@@ -5,7 +5,10 @@ const os = require('os');
 const path = require('path');
 
 module.exports = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-migrated-app-test-'));
+  // The first run's tmpdir: jest may run again in this process (Stryker's test runner runs it once per
+  // mutant), and os.tmpdir() then names the folder the last run's teardown removed.
+  const base = (process.env.CDK8S_MIGRATED_APP_TEST_BASE_TMPDIR ??= os.tmpdir());
+  const dir = fs.mkdtempSync(path.join(base, 'cdk8s-migrated-app-test-'));
   process.env.CDK8S_MIGRATED_APP_TEST_TMPDIR = dir;
   // Read by os.tmpdir() in the test workers, which jest starts after this.
   process.env.TMPDIR = dir;
