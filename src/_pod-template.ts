@@ -210,17 +210,17 @@ export function addPullSecrets(workload: kplus.Workload, names: string[]): void 
 /**
  * Ephemeral storage requests and limits in mebibytes, for the container at
  * `path`: cdk8s-plus (up to 33, Container._toKube, `toGibibytes()`) renders
- * them in whole gibibytes only. `rendered` says which of CPU and memory
- * cdk8s-plus renders in `requests` and in `limits`. The storage goes in at its
- * place in key order, before `memory`, as cdk8s sorts keys: a migration Job
- * whose keys are all in order is hashed faster (`stableJson()`).
+ * them in whole gibibytes only. `rendered` says whether cdk8s-plus renders
+ * `requests` and `limits` at all (it does when CPU or memory has one). The
+ * storage goes in at its place in key order, before `memory`, as cdk8s sorts
+ * keys: a migration Job whose keys are all in order is hashed faster
+ * (`stableJson()`).
  */
 export function ephemeralStorageMebibytes(workload: kplus.Workload, path: string, mebibytes: { request: number; limit: number },
-  rendered: { [kind in 'requests' | 'limits']: { cpu: boolean; memory: boolean } }): void {
+  rendered: { requests: boolean; limits: boolean }): void {
   // cdk8s-plus objects map patched JSON through their typed props, in which a quantity is `{ value }`.
   const storage = { requests: { value: `${mebibytes.request}Mi` }, limits: { value: `${mebibytes.limit}Mi` } };
-  const renders = (kind: 'requests' | 'limits') => rendered[kind].cpu || rendered[kind].memory;
-  if (!renders('requests') && !renders('limits')) {
+  if (!rendered.requests && !rendered.limits) {
     patch(workload, JsonPatch.add(`${path}/resources`, {
       requests: { 'ephemeral-storage': storage.requests },
       limits: { 'ephemeral-storage': storage.limits },
@@ -229,13 +229,13 @@ export function ephemeralStorageMebibytes(workload: kplus.Workload, path: string
   }
   for (const kind of ['requests', 'limits'] as const) {
     const map = `${path}/resources/${kind}`;
-    if (!renders(kind)) {
+    if (!rendered[kind]) {
       patch(workload, JsonPatch.add(map, { 'ephemeral-storage': storage[kind] }));
       continue;
     }
-    patch(workload, JsonPatch.add(`${map}/ephemeral-storage`, storage[kind]));
-    // Added last; a move of `memory` onto itself takes it out and puts it back last, after the storage.
-    if (rendered[kind].memory) patch(workload, JsonPatch.move(`${map}/memory`, `${map}/memory`));
+    // Added last. A move of `memory` onto itself takes it out and puts it back last, behind the storage;
+    // where there is no memory, it adds an undefined one, which the typed props leave out.
+    patch(workload, JsonPatch.add(`${map}/ephemeral-storage`, storage[kind]), JsonPatch.move(`${map}/memory`, `${map}/memory`));
   }
 }
 

@@ -36,7 +36,7 @@ export function inOrder(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return true;
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!inOrder(value[i])) return false;
+    for (const item of value) if (!inOrder(item)) return false;
     return true;
   }
   const proto = Object.getPrototypeOf(value);
@@ -44,8 +44,10 @@ export function inOrder(value: unknown): boolean {
   // Array-index keys come first whatever their insertion order; the others must follow sorted.
   let previous: string | undefined;
   for (const key in value) {
-    if (previous !== undefined || !isArrayIndex(key)) {
-      if (previous !== undefined && previous >= key) return false;
+    if (previous !== undefined) {
+      if (previous >= key) return false;
+      previous = key;
+    } else if (!isArrayIndex(key)) {
       previous = key;
     }
     if (!inOrder((value as { [key: string]: unknown })[key])) return false;

@@ -31,9 +31,7 @@ export function withDefaults(workload: kplus.Workload, path: string, given: kplu
   const cpu = given?.cpu ?? defaults.cpu;
   const memory = given?.memory ?? defaults.memory;
   if (given?.ephemeralStorage) return { cpu, memory, ephemeralStorage: given.ephemeralStorage };
-  ephemeralStorageMebibytes(workload, path, defaults.ephemeralStorageMebibytes, {
-    requests: { cpu: Boolean(cpu.request), memory: Boolean(memory.request) },
-    limits: { cpu: Boolean(cpu.limit), memory: Boolean(memory.limit) },
-  });
+  ephemeralStorageMebibytes(workload, path, defaults.ephemeralStorageMebibytes,
+    { requests: Boolean(cpu.request || memory.request), limits: Boolean(cpu.limit || memory.limit) });
   return { cpu, memory };
 }

@@ -124,4 +124,10 @@ describe('resources', () => {
       limits: { 'cpu': '1500m', 'memory': '2048Mi', 'ephemeral-storage': '2Gi' },
     });
   });
+
+  test('a memory limit without a request: the requests hold CPU and storage only, the limits all three, in order', () => {
+    const { resources } = one(render({ resources: { memory: { limit: Size.mebibytes(200) } } }), 'Deployment').spec.template.spec.containers[0];
+    expect(Object.entries(resources.requests)).toEqual([['cpu', '1000m'], ['ephemeral-storage', '64Mi']]);
+    expect(Object.entries(resources.limits)).toEqual([['cpu', '1500m'], ['ephemeral-storage', '1024Mi'], ['memory', '200Mi']]);
+  });
 });

@@ -49,6 +49,7 @@ describe('inOrder', () => {
   test('takes plain values whose object keys are sorted, array indexes first', () => {
     expect(inOrder({ a: 1, b: { c: [{ d: null, e: 'x' }] } })).toBe(true);
     expect(inOrder({ 2: 'x', 10: 'y', a: 1, b: 2 })).toBe(true);
+    expect(inOrder({ '1': 'x', ' a': 1 })).toBe(true); // ' a' sorts before '1', but index keys come first
     expect(inOrder(Object.assign(Object.create(null), { a: 1, b: 2 }))).toBe(true);
     expect(inOrder([3, 'x', null, undefined])).toBe(true);
     expect(inOrder('b')).toBe(true);
