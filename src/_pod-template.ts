@@ -1,6 +1,7 @@
 import { ApiObject, ApiObjectMetadataDefinition, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
+import type { LintChecks } from './exceptions';
 
 /*
  * Internal (not exported from index.ts; cdk8s-plus marks such modules with a
@@ -31,18 +32,20 @@ class PodTemplate {
   constructor(public readonly workload: kplus.Workload) {}
 }
 
-/** The library's state, by construct: the one place that holds any. */
-const templates = new WeakMap<kplus.Workload, PodTemplate>();
-const lintAnnotations = new WeakMap<ApiObjectMetadataDefinition, { kubeScore: string[]; checkov: string[] }>();
-const nameClaims = new WeakMap<IConstruct, Map<string, IConstruct>>();
+/*
+ * The library's state, by object: the one place that holds any. It sits on the
+ * object itself, under this module's symbols, rather than in WeakMaps, whose
+ * entries are hash-table inserts and, in V8, ephemerons that every full garbage
+ * collection traces again: an app of thousands of objects has one per object.
+ * Symbol keys stay out of `Object.keys`, JSON and cdk8s's rendering.
+ */
+const TEMPLATE = Symbol('cdk8s-migrated-app.podTemplate');
+const LINT_CHECKS = Symbol('cdk8s-migrated-app.lintChecks');
+const NAME_CLAIMS = Symbol('cdk8s-migrated-app.nameClaims');
 
 function template(workload: kplus.Workload): PodTemplate {
-  let t = templates.get(workload);
-  if (!t) {
-    t = new PodTemplate(workload);
-    templates.set(workload, t);
-  }
-  return t;
+  const holder = workload as kplus.Workload & { [TEMPLATE]?: PodTemplate };
+  return holder[TEMPLATE] ??= new PodTemplate(workload);
 }
 
 /**
@@ -240,27 +243,24 @@ export function ephemeralStorageMebibytes(workload: kplus.Workload, path: string
 }
 
 /**
- * The linter checks annotated on an object so far, in order (Checkov's are
- * numbered `checkov.io/skip1`, `skip2`...): cdk8s has no getter for
- * annotations, and rendering them would resolve lazy names.
+ * The linter checks annotated on an object so far (`LintChecks` in
+ * exceptions.ts): cdk8s has no getter for annotations, and rendering them
+ * would resolve lazy names.
  */
-export function lintChecksOf(metadata: ApiObjectMetadataDefinition): { kubeScore: string[]; checkov: string[] } {
-  let added = lintAnnotations.get(metadata);
-  if (!added) {
-    added = { kubeScore: [], checkov: [] };
-    lintAnnotations.set(metadata, added);
-  }
-  return added;
+export function lintChecksOf(metadata: ApiObjectMetadataDefinition): LintChecks | undefined {
+  return (metadata as LintChecksHolder)[LINT_CHECKS];
 }
+
+/** Records the linter checks annotated on an object so far. */
+export function setLintChecks(metadata: ApiObjectMetadataDefinition, checks: LintChecks): void {
+  (metadata as LintChecksHolder)[LINT_CHECKS] = checks;
+}
+type LintChecksHolder = ApiObjectMetadataDefinition & { [LINT_CHECKS]?: LintChecks };
 
 /** The names in use in the app of `root`, by namespace: `<namespace>/<name>` → the construct using it. */
 export function nameClaimsOf(root: IConstruct): Map<string, IConstruct> {
-  let claims = nameClaims.get(root);
-  if (!claims) {
-    claims = new Map();
-    nameClaims.set(root, claims);
-  }
-  return claims;
+  const holder = root as IConstruct & { [NAME_CLAIMS]?: Map<string, IConstruct> };
+  return holder[NAME_CLAIMS] ??= new Map();
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ApiObjectMetadataDefinition } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { lintChecksOf } from './_pod-template';
+import { lintChecksOf, setLintChecks } from './_pod-template';
 import { locate, PropError } from './validation';
 
 /*
@@ -73,15 +73,70 @@ export function annotateException(metadata: ApiObjectMetadataDefinition, excepti
   if (checkov !== undefined && !CHECKOV_CHECK.test(checkov)) {
     throw new PropError('checkov', `must be a Checkov Kubernetes check ID such as CKV_K8S_15 (got ${JSON.stringify(checkov)})`);
   }
-  const added = lintChecksOf(metadata);
+  const checks = (lintChecksOf(metadata) ?? LintChecks.NONE).with(kubeScore, checkov);
+  setLintChecks(metadata, checks);
   if (kubeScore !== undefined) {
-    if (!added.kubeScore.includes(kubeScore)) added.kubeScore.push(kubeScore);
-    metadata.addAnnotation(KUBE_SCORE_IGNORE, added.kubeScore.join(','));
-    metadata.addAnnotation(`${KUBE_SCORE_REASON}${kubeScore}`, reason);
+    metadata.addAnnotation(KUBE_SCORE_IGNORE, checks.kubeScoreIgnore);
+    metadata.addAnnotation(cached(reasonKeys, kubeScore, () => `${KUBE_SCORE_REASON}${kubeScore}`), reason);
   }
   if (checkov !== undefined) {
-    if (!added.checkov.includes(checkov)) added.checkov.push(checkov);
-    metadata.addAnnotation(`${CHECKOV_SKIP}${added.checkov.indexOf(checkov) + 1}`, `${checkov}=${reason}`);
+    const index = checks.checkov.indexOf(checkov) + 1;
+    metadata.addAnnotation(cached(skipKeys, index, () => `${CHECKOV_SKIP}${index}`), checkovValue(checkov, reason));
+  }
+}
+
+/*
+ * Every object the library renders gets the same few waivers. The annotation
+ * keys and values below, and the `LintChecks` states, are made once and
+ * shared: built afresh for each object, their strings and lists were a good
+ * part of what thousands of apps kept in memory (docs/figures.md).
+ */
+const reasonKeys = new Map<string, string>();
+const skipKeys = new Map<number, string>();
+const checkovValues = new Map<string, { reason: string; value: string }>();
+
+function cached<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/** `<check>=<reason>`, the value Checkov reads; the last one made for each check is kept. */
+function checkovValue(checkov: string, reason: string): string {
+  let last = checkovValues.get(checkov);
+  if (last?.reason !== reason) {
+    last = { reason, value: `${checkov}=${reason}` };
+    checkovValues.set(checkov, last);
+  }
+  return last.value;
+}
+
+/**
+ * The linter checks annotated on an object so far, in order (Checkov's are
+ * numbered `checkov.io/skip1`, `skip2`...). Immutable, and shared by every
+ * object that got the same checks in the same order.
+ */
+export class LintChecks {
+  public static readonly NONE = new LintChecks([], []);
+
+  /** The value of `kube-score/ignore`. */
+  public readonly kubeScoreIgnore: string;
+  private readonly next = new Map<string | undefined, Map<string | undefined, LintChecks>>();
+
+  private constructor(public readonly kubeScore: readonly string[], public readonly checkov: readonly string[]) {
+    this.kubeScoreIgnore = kubeScore.join(',');
+  }
+
+  /** These checks, and `kubeScore` and `checkov` last where they are not in yet. */
+  public with(kubeScore: string | undefined, checkov: string | undefined): LintChecks {
+    const byKubeScore = cached(this.next, kubeScore, () => new Map<string | undefined, LintChecks>());
+    return cached(byKubeScore, checkov, () => new LintChecks(
+      kubeScore === undefined || this.kubeScore.includes(kubeScore) ? this.kubeScore : [...this.kubeScore, kubeScore],
+      checkov === undefined || this.checkov.includes(checkov) ? this.checkov : [...this.checkov, checkov],
+    ));
   }
 }
 

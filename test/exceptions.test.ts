@@ -36,6 +36,34 @@ describe('LinterWaiver', () => {
     });
   });
 
+  test('objects keep their own checks, order and reasons, whatever other objects waived', () => {
+    const chart = newChart();
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => new kplus.ConfigMap(chart, id, { metadata: { name: id } }));
+    LinterWaiver.addTo(a, { kubeScore: 'pod-networkpolicy', checkov: 'CKV2_K8S_6', reason: 'a1' });
+    LinterWaiver.addTo(b, { kubeScore: 'pod-networkpolicy', checkov: 'CKV2_K8S_6', reason: 'b1' });
+    LinterWaiver.addTo(a, { checkov: 'CKV_K8S_21', reason: 'a2' });
+    LinterWaiver.addTo(c, { checkov: 'CKV_K8S_21', reason: 'a2' });
+    LinterWaiver.addTo(c, { kubeScore: 'deployment-strategy', checkov: 'CKV2_K8S_6', reason: 'a1' });
+    const annotations = (name: string) => synth(chart).find((o) => o.metadata.name === name)!.metadata.annotations;
+    expect(annotations('a')).toEqual({
+      'kube-score/ignore': 'pod-networkpolicy',
+      'ignore-reason.kube-score/pod-networkpolicy': 'a1',
+      'checkov.io/skip1': 'CKV2_K8S_6=a1',
+      'checkov.io/skip2': 'CKV_K8S_21=a2',
+    });
+    expect(annotations('b')).toEqual({
+      'kube-score/ignore': 'pod-networkpolicy',
+      'ignore-reason.kube-score/pod-networkpolicy': 'b1',
+      'checkov.io/skip1': 'CKV2_K8S_6=b1',
+    });
+    expect(annotations('c')).toEqual({
+      'kube-score/ignore': 'deployment-strategy',
+      'ignore-reason.kube-score/deployment-strategy': 'a1',
+      'checkov.io/skip1': 'CKV_K8S_21=a2',
+      'checkov.io/skip2': 'CKV2_K8S_6=a1',
+    });
+  });
+
   test('a Checkov check waived twice keeps its number, and the next one takes the number after it', () => {
     const chart = newChart();
     const cm = new kplus.ConfigMap(chart, 'cm', { metadata: { name: 'cm' } });
