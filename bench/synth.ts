@@ -392,6 +392,25 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/**
+ * The heap that N apps keep once constructed, in KiB per app: what every
+ * garbage collection during synthesis walks again. Heap used after a full
+ * collection, before and after construction; untimed, and steady from run to
+ * run, unlike the CPU times.
+ */
+function retainedKiBPerApp(c: Case): number {
+  lib();
+  constantsOf();
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const app = build(c, os.tmpdir());
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  // Read after the second collection, so that the app is still alive during it.
+  return app.node.children.length === 1 ? (after - before) / 1024 / c.n : NaN;
+}
+
 function runCase(c: Case): Sample {
   lib(); // loaded before the clock starts, as ts-node and cdk8s are
   constantsOf();
@@ -419,6 +438,8 @@ function runCase(c: Case): Sample {
 
 interface Options {
   readonly ns: number[];
+  /** N of the retained-heap measurement. */
+  readonly retainedN: number;
   readonly reps: number;
   readonly timeoutS: number;
 }
@@ -433,6 +454,7 @@ function parseOptions(argv: string[]): Options {
   const smoke = argv.includes('--smoke');
   return {
     ns: (get('--ns') ?? (smoke ? '10' : quick ? '100,1000' : '100,1000,5000')).split(',').map(Number),
+    retainedN: smoke ? 10 : 1000,
     reps: Number(get('--reps') ?? (quick || smoke ? 1 : 3)),
     timeoutS: Number(get('--timeout') ?? 600),
   };
@@ -449,9 +471,9 @@ function childArgs(): { execArgv: string[]; env: NodeJS.ProcessEnv } {
   return { execArgv, env };
 }
 
-function runInChild(c: Case, timeoutS: number): Sample {
+function runInChild<T = Sample>(c: Case, timeoutS: number, mode: '--case' | '--retained' = '--case'): T {
   const { execArgv, env } = childArgs();
-  const r = spawnSync(process.execPath, [...execArgv, __filename, '--case', caseId(c)], {
+  const r = spawnSync(process.execPath, [...execArgv, __filename, mode, caseId(c)], {
     env, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 * MiB,
   });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('BENCH_RESULT '));
@@ -558,6 +580,9 @@ function main(argv: string[]): number {
       console.error(`\nCORRECTNESS CHECK FAILED:\n  ${problems.join('\n  ')}`);
       return 1;
     }
+    const [ofLib, ofHand] = (['lib', 'hand'] as Variant[]).map((variant) => runInChild<number>({ variant, n: o.retainedN }, o.timeoutS, '--retained'));
+    console.log(`retained after construction (heap used after a full collection, N = ${o.retainedN}): library ${fmt(ofLib, 1)} KiB per app, `
+      + `hand-written ${fmt(ofHand, 1)}\n`);
     return measure(o, started);
   } finally {
     fs.rmSync(path.dirname(snapshot.dir), { recursive: true, force: true });
@@ -616,8 +641,11 @@ function report(o: Options, results: Result[]): void {
 }
 
 if (require.main === module) {
+  const r = process.argv.indexOf('--retained');
   const i = process.argv.indexOf('--case');
-  if (i >= 0) {
+  if (r >= 0) {
+    process.stdout.write(`BENCH_RESULT ${JSON.stringify(retainedKiBPerApp(parseCase(process.argv[r + 1])))}\n`);
+  } else if (i >= 0) {
     const sample = runCase(parseCase(process.argv[i + 1]));
     process.stdout.write(`BENCH_RESULT ${JSON.stringify(sample)}\n`);
   } else {
