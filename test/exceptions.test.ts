@@ -2,6 +2,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { raisedAt, Manifest, newChart, one, podSpecs, synth } from './helpers';
 import { LinterWaiver, MigratedApplication, MigratedApplicationProps } from '../src';
+import { lintChecksOf } from '../src/_pod-template';
 
 const BASE: MigratedApplicationProps = { name: 'shop', image: 'ghcr.io/acme/shop:2.4.1', ports: [{ number: 8080, name: 'http' }] };
 
@@ -62,6 +63,21 @@ describe('LinterWaiver', () => {
       'checkov.io/skip1': 'CKV_K8S_21=a2',
       'checkov.io/skip2': 'CKV2_K8S_6=a1',
     });
+  });
+
+  test('objects that got the same checks in the same order share one record of them', () => {
+    // What keeps the library's own waivers from costing memory per object in apps of thousands of objects.
+    const chart = newChart();
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => new kplus.ConfigMap(chart, id, { metadata: { name: id } }));
+    for (const o of [a, b]) {
+      LinterWaiver.addTo(o, { kubeScore: 'pod-networkpolicy', reason: 'one' });
+      LinterWaiver.addTo(o, { checkov: 'CKV_K8S_21', reason: 'two' });
+    }
+    LinterWaiver.addTo(c, { checkov: 'CKV_K8S_21', reason: 'two' });
+    LinterWaiver.addTo(c, { kubeScore: 'pod-networkpolicy', reason: 'one' });
+    expect(lintChecksOf(a.metadata)).toBe(lintChecksOf(b.metadata));
+    expect(lintChecksOf(c.metadata)).not.toBe(lintChecksOf(a.metadata));
+    expect(lintChecksOf(c.metadata)?.checkov).toEqual(['CKV_K8S_21']);
   });
 
   test('a Checkov check waived twice keeps its number, and the next one takes the number after it', () => {
