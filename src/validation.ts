@@ -38,7 +38,7 @@ const PROP_ERROR = Symbol.for('cdk8s-migrated-app.PropError');
 export class PropError extends Error {
   /** Whether `x` is a `PropError`, from this copy of the library or another. */
   public static is(x: unknown): x is PropError {
-    return typeof x === 'object' && x !== null && PROP_ERROR in x;
+    return typeof x === 'object' && x !== null && (x as { [PROP_ERROR]?: unknown })[PROP_ERROR] === true;
   }
 
   constructor(public readonly prop: string, public readonly problem: string, public readonly constructPath?: string) {
@@ -88,7 +88,9 @@ function fail(prop: string, problem: string, value: unknown): never {
  * readers of its output are written in Go: kubectl, Helm and Argo CD use
  * sigs.k8s.io/yaml over go.yaml.in/yaml/v2, kustomize (Flux) go.yaml.in/yaml/v3.
  * Both resolve a plain scalar as checked here (go.yaml.in/yaml v2.4.4 and
- * v3.0.4, resolve.go, `resolve`; v2 is the wider of the two): a few words;
+ * v3.0.4, resolve.go, `resolve`; v2 is the wider of the two): a few words
+ * (the table of `init`; its `<<` is looked up only for a first character
+ * that the hint table marks, which `<` is not, so as a value it is a string);
  * after a '.', what strconv.ParseFloat takes; after a sign or a digit, with
  * every '_' removed, what strconv.ParseInt or ParseUint with base 0 takes
  * (0x, 0o, 0b and leading-0 octal), or a decimal float that does not
@@ -97,7 +99,7 @@ function fail(prop: string, problem: string, value: unknown): never {
  */
 const GO_YAML_WORDS = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', 'n', 'N', 'no', 'No', 'NO',
   'false', 'False', 'FALSE', 'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF',
-  '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF', '<<']);
+  '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF']);
 const GO_YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const GO_INT = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
 

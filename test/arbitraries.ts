@@ -11,7 +11,7 @@ import { goYamlReadsNonString } from '../src/validation';
 
 /**
  * A string that reaches the API server as a string: not one that cdk8s writes unquoted and Go's YAML
- * reads as a number, a boolean or null (`0`, `-_0`, `<<`), which validation refuses with its own test.
+ * reads as a number, a boolean or null (`0`, `-_0`), which validation refuses with its own test.
  */
 const text = (constraints: fc.StringConstraints = {}) => fc.string(constraints).filter((v) => !goYamlReadsNonString(v));
 const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/);

@@ -1,10 +1,11 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { newChart, raisedAt, synth } from './helpers';
-import { MigratedApplication, MigratedApplicationProps } from '../src';
+import { Errors, MigratedApplication, MigratedApplicationProps } from '../src';
 import {
   checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkFilePath, checkLabelKey, checkLabels,
-  checkLabelValue, checkMountPath, checkName, checkPinnedImage, checkPort, checkPorts, checkSubdomain, MAX_DATA_BYTES, PropError,
+  checkLabelValue, checkMountPath, checkName, checkPinnedImage, checkPort, checkPorts, checkSubdomain, goYamlReadsNonString, MAX_DATA_BYTES,
+  PropError,
 } from '../src/validation';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -134,6 +135,21 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
     const chart = newChart();
     new MigratedApplication(chart, 'app', { name: 'app', image: 'app:1', config: { MODE: value } });
     expect(synth(chart).find((o) => o.kind === 'ConfigMap')!.data.MODE).toBe(value);
+  });
+
+  // The words of go.yaml.in/yaml v2.4.4's resolve table (resolve.go, `init`), read by hand; v3.0.4's are a subset.
+  test.each(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', 'n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE',
+    'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF',
+    '-.inf', '-.Inf', '-.INF'])('%j is a word that Go reads as a boolean, null or float', (word) => {
+    expect(goYamlReadsNonString(word)).toBe(true);
+  });
+
+  test('"<<" is a string to Go as a value, and accepted', () => {
+    // resolve() looks a word up only when the hint table marks its first character, which it does not for '<'.
+    expect(goYamlReadsNonString('<<')).toBe(false);
+    const chart = newChart();
+    new MigratedApplication(chart, 'app', { name: 'app', image: 'app:1', config: { MODE: '<<' } });
+    expect(synth(chart).find((o) => o.kind === 'ConfigMap')!.data.MODE).toBe('<<');
   });
 
   test.each<[string, Partial<MigratedApplicationProps>, RegExp]>([
@@ -275,6 +291,19 @@ test('PropError keeps the prop and the problem apart, and moves under a prefix',
   const under = e.under('migration.');
   expect([under.message, under.prop, under.problem]).toEqual(['migration.image: must be pinned', 'migration.image', 'must be pinned']);
   expect(under).toBeInstanceOf(PropError);
+});
+
+test('Errors.isPropError() knows the errors of other copies and versions of the library by the registered symbol they carry', () => {
+  // The symbol's key is what a PropError of another copy of the package (an app and a construct library each with their own) has.
+  const mark = (value: unknown) => Object.defineProperty(new Error('x: y'), Symbol.for('cdk8s-migrated-app.PropError'), { value });
+  expect(Errors.isPropError(mark(true))).toBe(true);
+  expect(Errors.isPropError(mark(false))).toBe(false);
+  expect(Errors.isPropError(new PropError('x', 'y'))).toBe(true);
+});
+
+test('a JavaScript or Python caller\'s list that is not one is refused, naming the prop', () => {
+  expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', args: 'migrate' as any }))
+    .toThrow(raisedAt('test/app', /^args: must be a list of strings \(got "migrate"\)$/));
 });
 
 test('a JavaScript or Python caller\'s array is no name, label value or subdomain, even when its text would be one', () => {
