@@ -132,7 +132,7 @@ export class Applier {
    * only (its name changes with its content), as such.
    * @internal
    */
-  public _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage, perRelease = false): void {
+  public _annotate(metadata: ApiObjectMetadataDefinition, stage: Stage, perRelease: boolean): void {
     for (const [key, value] of Object.entries(this._annotations(stage, perRelease))) metadata.addAnnotation(key, value);
   }
 
@@ -140,7 +140,7 @@ export class Applier {
    * The annotations of one stage, and of a per-release object if `perRelease`.
    * @internal
    */
-  public _annotations(stage: Stage, perRelease = false): { [key: string]: string } {
+  public _annotations(stage: Stage, perRelease: boolean): { [key: string]: string } {
     return { ...this.annotations[stage], ...perRelease ? this.releaseAnnotations : {} };
   }
 }
