@@ -45,7 +45,7 @@ const NAME_CLAIMS = Symbol('cdk8s-migrated-app.nameClaims');
 
 function template(workload: kplus.Workload): PodTemplate {
   const holder = workload as kplus.Workload & { [TEMPLATE]?: PodTemplate };
-  return holder[TEMPLATE] ??= new PodTemplate(workload);
+  return holder[TEMPLATE] ??= renderThroughTemplate(new PodTemplate(workload));
 }
 
 /**
@@ -88,7 +88,6 @@ export function patch(workload: kplus.Workload, ...ops: JsonPatch[]): void {
  */
 function addRenderedPatch(workload: kplus.Workload, op: JsonPatch): void {
   template(workload).rendered.push(op);
-  renderThroughTemplate(workload);
 }
 
 /**
@@ -100,20 +99,16 @@ export function finishRender(workload: kplus.Workload, finish: (render: () => an
   const t = template(workload);
   if (t.finish) throw new Error(`${workload.node.path}: its rendering is already finished by the library`);
   t.finish = finish;
-  renderThroughTemplate(workload);
 }
 
-/** Wraps the object's `toJson()` once: the rendered patches, then `finish`. */
-function renderThroughTemplate(workload: kplus.Workload): void {
-  const api = ApiObject.of(workload) as ApiObject & { [wrapped]?: true };
-  if (api[wrapped]) return;
-  const t = template(workload);
+/** Makes the workload's object render through its template, `t`: the rendered patches, then `finish`. */
+function renderThroughTemplate(t: PodTemplate): PodTemplate {
+  const api = ApiObject.of(t.workload);
   const render = api.toJson.bind(api);
-  const patched = () => (t.rendered.length > 0 ? JsonPatch.apply(render(), ...t.rendered) : render());
+  const patched = () => JsonPatch.apply(render(), ...t.rendered);
   api.toJson = () => (t.finish ? t.finish(patched) : patched());
-  api[wrapped] = true;
+  return t;
 }
-const wrapped = Symbol('cdk8s-migrated-app.renderedThroughTemplate');
 
 /**
  * Makes the init container `container` a native sidecar (`restartPolicy:

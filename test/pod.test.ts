@@ -7,6 +7,7 @@ import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth } from './helpers';
 import { Applier, DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
+import { finishRender } from '../src/_pod-template';
 import { QUEUE_CONTAINER } from '../src/queue';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
@@ -323,5 +324,14 @@ describe('the Job name changes with each new prop', () => {
   ])('%s', (_what, props) => {
     const c = newChart();
     expect(migrate(props(c), c).migration.jobName).not.toBe(base);
+  });
+});
+
+describe('the pod-template workarounds\' own guards', () => {
+  test('a workload\'s rendering is finished once: a second finish is a bug of the library, and throws', () => {
+    const chart = newChart();
+    const job = new kplus.Job(chart, 'job');
+    finishRender(job, (render) => render());
+    expect(() => finishRender(job, (render) => render())).toThrow(/^test\/job: its rendering is already finished by the library$/);
   });
 });

@@ -8,7 +8,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, runWithStubKubectl, synth } from './helpers';
 import { DatabaseMigration, MigratedApplication } from '../src';
-import { JOB_ENDED_JSONPATH, QUEUE_CONTAINER } from '../src/queue';
+import { addQueueContainer, JOB_ENDED_JSONPATH, QUEUE_CONTAINER } from '../src/queue';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
 
@@ -171,4 +171,10 @@ test('gating many workloads adds no second queue', () => {
   const objects: Manifest[] = synth(chart);
   expect(ofKind(objects, 'Role').map((r) => r.metadata.name).filter((n) => n.endsWith('-queue'))).toEqual(['shop-migrate-queue']);
   expect(one(objects, 'Job').spec.template.spec.initContainers.filter((c: any) => c.name === QUEUE_CONTAINER)).toHaveLength(1);
+});
+
+test('the queue is the first init container, or the library stops with a bug of its own', () => {
+  const job = new kplus.Job(newChart(), 'job');
+  job.addInitContainer({ name: 'first', image: IMAGE });
+  expect(() => addQueueContainer(job, 'shop', IMAGE, {})).toThrow(/^the queue must be the first init container of the migration pod$/);
 });
