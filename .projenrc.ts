@@ -164,11 +164,11 @@ project.addTask('bench:appliers', {
 });
 project.npmignore?.exclude('/bench/', '/test/', '/examples/', '/scripts/');
 
-// Mutation testing of src/ (CONTRIBUTING.md): `-- --quick` runs only what changed since
-// test/mutation/incremental.json, as .ci/run does.
+// Mutation testing of src/ (CONTRIBUTING.md): `-- --quick` runs only the lines of src/ changed since
+// main, as .ci/run does; `-- --resume` goes on with an interrupted full run.
 project.gitignore.exclude('/.stryker-tmp/', '/reports/mutation/', '/test/mutation/.node/');
 project.addTask('test:mutation', {
-  description: 'StrykerJS over src/, goldens off: prints the score and the survivors by file and line, fails under 95% (-- --quick: incremental)',
+  description: 'StrykerJS over src/, goldens off: prints the score and the survivors by file and line, fails under 95% (-- --quick: the lines changed since main; -- --resume: an interrupted full run)',
   exec: 'test/mutation/run.sh',
   receiveArgs: true,
 });

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of src/ with StrykerJS (CONTRIBUTING.md, "Mutation testing").
 #   npm run test:mutation              every mutant of src/; writes reports/mutation/incremental.json
+#   npm run test:mutation -- --resume  every mutant of src/, reusing the results in
+#                                      reports/mutation/incremental.json that still hold: an
+#                                      interrupted run (Ctrl-C saves what it has) goes on from there
 #   npm run test:mutation -- --quick   only the mutants on lines of src/ changed since main (on main:
 #                                      since the commit before HEAD), reusing the results in
 #                                      reports/mutation/incremental.json where there is one
@@ -10,11 +13,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 mode=(--incremental --force)
+quick=false
 args=()
 for a in "$@"; do
-  if [ "$a" = --quick ]; then mode=(--incremental); else args+=("$a"); fi
+  case "$a" in
+    --quick) mode=(--incremental) quick=true ;;
+    --resume) mode=(--incremental) ;;
+    *) args+=("$a") ;;
+  esac
 done
-if [ "${mode[*]}" = --incremental ]; then
+if $quick; then
   ranges=$(node test/mutation/changed-lines.js)
   if [ -z "$ranges" ]; then
     echo "test:mutation --quick: no line of src/ changed, nothing to mutate"
