@@ -100,6 +100,14 @@ function fail(prop: string, problem: string, value: unknown): never {
 const GO_YAML_WORDS = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', 'n', 'N', 'no', 'No', 'NO',
   'false', 'False', 'FALSE', 'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF',
   '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF']);
+/**
+ * `<<`: cdk8s writes it unquoted, Go's readers resolve it as a string (above),
+ * and PyYAML tags it a merge key and fails (6.0.3, `yaml.safe_load('a: <<')`:
+ * "could not determine a constructor for the tag 'tag:yaml.org,2002:merge'").
+ * Checkov reads manifests with a PyYAML SafeLoader and, when that fails, skips
+ * the whole file with a warning (checkov/common/parsers/yaml/loader.py).
+ */
+const MERGE_KEY = '<<';
 const GO_YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const GO_INT = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
 
@@ -132,6 +140,10 @@ export function goYamlReadsNonString(s: string): boolean {
  */
 export function checkYamlString(prop: string, value: string): string {
   if (typeof value !== 'string') fail(prop, 'must be a string', value);
+  if (value === MERGE_KEY) {
+    fail(prop, 'is YAML\'s merge key, which cdk8s\'s YAML writer leaves unquoted: Go\'s readers take it for a string, but YAML 1.1 readers '
+      + 'such as PyYAML (Checkov\'s) refuse the manifest; change the value', value);
+  }
   if (goYamlReadsNonString(value) && Yaml.stringify([value]) === `- ${value}\n`) {
     fail(prop, 'is written unquoted by cdk8s\'s YAML writer (YAML 1.1) and read back as a number, boolean or null by the YAML readers of '
       + 'kubectl, Helm, Argo CD and Flux (Go), so the API server would not get this string; change the value', value);

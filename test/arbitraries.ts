@@ -2,7 +2,7 @@ import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { MigratedApplicationProps } from '../src';
-import { goYamlReadsNonString } from '../src/validation';
+import { checkYamlString, goYamlReadsNonString } from '../src/validation';
 
 /*
  * Random props that validation accepts, shared by the property tests and by
@@ -10,10 +10,19 @@ import { goYamlReadsNonString } from '../src/validation';
  */
 
 /**
- * A string that reaches the API server as a string: not one that cdk8s writes unquoted and Go's YAML
- * reads as a number, a boolean or null (`0`, `-_0`), which validation refuses with its own test.
+ * A string that validation lets through (`checkYamlString`): not one that cdk8s writes unquoted and
+ * Go's YAML reads as a number, a boolean or null (`0`, `-_0`), nor YAML's merge key, which validation
+ * refuses with tests of its own.
  */
-const text = (constraints: fc.StringConstraints = {}) => fc.string(constraints).filter((v) => !goYamlReadsNonString(v));
+function acceptedString(v: string): boolean {
+  try {
+    checkYamlString('text', v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const text = (constraints: fc.StringConstraints = {}) => fc.string(constraints).filter(acceptedString);
 const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/);
 const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
 const subdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.'));

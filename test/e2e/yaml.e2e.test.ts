@@ -47,7 +47,7 @@ function libraryRefuses(value: string): boolean {
 test('the library refuses exactly the values that kubectl would not read back as the same string', async () => {
   const samples = fc.sample(numberLike, { numRuns: 600, seed: 20261206 });
   const known = ['0o644', '0O17', '-0o7', '+_1', '0_x1', '1e3_0', '0o8', '1e400', '_1', '0b', '1e', '18', 'yes', '0x1F', `0o${'7'.repeat(30)}`,
-    '<<', '~', 'Off', '.NaN', '-.inf'];
+    '~', 'Off', '.NaN', '-.inf'];
   const values = [...new Set([...known, ...samples])];
   const read = await kubectlReads(values);
   const wrong = values.filter((v, i) => libraryRefuses(v) !== (read[i] !== v));
