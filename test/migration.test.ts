@@ -29,7 +29,17 @@ describe('the Job', () => {
     expect(job.spec.activeDeadlineSeconds).toBe(600);
     expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
     expect(job.metadata.annotations['ignore-check.kube-linter.io/job-ttl-seconds-after-finished']).toBe(NO_TTL_REASON);
+    expect(NO_TTL_REASON).toMatch(/must still find this Job; it is removed when the applier prunes it/);
     expect(pod.restartPolicy).toBe('Never');
+  });
+
+  test('a reference that is not one, and a bad waiter pull secret, are refused, naming the prop and how to make one', () => {
+    expect(() => new DatabaseMigration(newChart(), 'db', { name: 'api', image: IMAGE, existingSecret: 'db' as any }))
+      .toThrow(raisedAt('test/db', /^existingSecret: must be a reference such as kplus\.Secret\.fromSecretName\(scope, id, name\) \(got "db"\)$/));
+    const chart = newChart();
+    const bad = kplus.Secret.fromSecretName(chart, 'bad', 'Not_A_Name');
+    expect(() => new DatabaseMigration(chart, 'db', { name: 'api', image: IMAGE, waiter: { imagePullSecrets: [bad] } }))
+      .toThrow(raisedAt('test/db', /^waiter\.imagePullSecrets\[0\]: must be a DNS subdomain/));
   });
 
   test('its pod runs as the queue\'s ServiceAccount, automounts no token, and carries the labels', () => {
