@@ -74,6 +74,13 @@ describe('what the queue renders', () => {
     expect(() => new MigratedApplication(chart, 'other', { name: 'shop-migrate-queue', image: IMAGE }))
       .toThrow(raisedAt('test/other', /^name: "shop-migrate-queue" is already used by test\/shop/));
   });
+
+  test('and the other way round: a migration whose queue would take another app\'s name is refused, naming its prop', () => {
+    const chart = newChart();
+    new MigratedApplication(chart, 'other', { name: 'shop-migrate-queue', image: IMAGE });
+    expect(() => new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE }))
+      .toThrow(raisedAt('test/shop', /^migration\.name: "shop-migrate-queue" is already used by test\/other/));
+  });
 });
 
 /**
