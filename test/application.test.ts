@@ -283,4 +283,5 @@ test('an error names the construct and the prop, and Errors.isPropError() tells 
   expect(Errors.isPropError(error)).toBe(true);
   expect(Errors.isPropError(new Error('[shop/shop] migration.image: no'))).toBe(false);
   expect(Errors.isPropError(undefined)).toBe(false);
+  expect(Errors.isPropError(null)).toBe(false);
 });

@@ -228,6 +228,19 @@ describe('the Job name', () => {
     expect(one(after, 'Deployment').spec.template.spec.initContainers[0].args[1]).toBe(`job/${renamed}`);
   });
 
+  // cdk8s gives no signal when a synthesis ends: the library forgets the Job's
+  // rendering once the synchronous run that synthesized ends.
+  test('renders the Job as it is, outside a synthesis, once the run that synthesized it has ended', async () => {
+    const { chart, migration } = migrate();
+    const before = one(synth(chart), 'Job').metadata.name;
+    migration.job.podMetadata.addAnnotation('changed', 'yes');
+    await Promise.resolve();
+    const job = ApiObject.of(migration.job).toJson();
+    expect(job.spec.template.metadata.annotations).toMatchObject({ changed: 'yes' });
+    expect(job.metadata.name).not.toBe(before);
+    expect(job.metadata.name).toBe(migration.jobName);
+  });
+
   test('renders a node selector the same, byte for byte, in whichever key order the props list it', () => {
     const render = (nodeSelector: { [key: string]: string }) => JSON.stringify(jobOf(migrate({ nodeSelector }).objects));
     const sorted = render({ 'kubernetes.io/arch': 'amd64', 'pool': 'migrations' });
