@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { expectSoundManifests, Manifest } from './helpers';
+import { expectSoundManifests, Manifest, typeCheck } from './helpers';
 
 /*
  * Every TypeScript sample in README.md, in docs/*.md and in the examples' READMEs is a
@@ -52,7 +52,7 @@ test('the docs have samples, and each is a whole program', () => {
   for (const s of all) expect([s.doc, s.line, s.code]).toEqual([s.doc, s.line, expect.stringMatching(/\.synth\(\);\s*$/)]);
 });
 
-test('every sample type-checks', () => {
+typeCheck('every sample type-checks', () => {
   const tsc = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsc'), [
     '--noEmit', '--strict', '--target', 'ES2020', '--module', 'commonjs', '--moduleResolution', 'node', '--esModuleInterop', '--skipLibCheck',
     ...all.map(file),
