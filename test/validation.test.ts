@@ -1,4 +1,6 @@
-import { Duration } from 'cdk8s';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { Duration, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { newChart, raisedAt, synth } from './helpers';
 import { Errors, MigratedApplication, MigratedApplicationProps } from '../src';
@@ -135,6 +137,29 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
     const chart = newChart();
     new MigratedApplication(chart, 'app', { name: 'app', image: 'app:1', config: { MODE: value } });
     expect(synth(chart).find((o) => o.kind === 'ConfigMap')!.data.MODE).toBe(value);
+  });
+
+  // What go.yaml.in/yaml v2.4.4 and v3.0.4 make of each value written unquoted: the edge cases of every rule, the words
+  // and a sample of number-like strings, recorded by the readers themselves and checked against them in .ci/run
+  // (test/yaml-scalars/, Go).
+  const scalars: Array<{ value: string; v2: string; v3: string }> = JSON.parse(readFileSync(join(__dirname, 'yaml-scalars', 'scalars.json'), 'utf-8'));
+  const V3_NON_STRINGS = ['!!int', '!!float', '!!bool', '!!null'];
+
+  test('the model agrees with both Go readers on every recorded value', () => {
+    const parsed = scalars.filter((s) => s.v2 !== 'error' && s.v3 !== 'error');
+    const readsNonString = (s: typeof scalars[number]) => s.v2 !== 'string' || V3_NON_STRINGS.includes(s.v3);
+    expect(parsed.filter((s) => goYamlReadsNonString(s.value) !== readsNonString(s))).toEqual([]);
+    // Enough of each kind that a model wrong either way fails.
+    expect(parsed.length).toBeGreaterThan(500);
+    expect(new Set(parsed.map((s) => s.v2))).toEqual(new Set(['string', 'int', 'uint64', 'float64', 'bool', '<nil>']));
+    expect(parsed.filter(readsNonString).length).toBeGreaterThan(150);
+  });
+
+  test('what v3 alone reads as something else, a timestamp or a merge key, cdk8s quotes or the library refuses', () => {
+    const v3Only = scalars.filter((s) => s.v2 === 'string' && s.v3 !== '!!str').map((s) => [s.value, s.v3]);
+    expect(v3Only).toEqual([['2001-12-14', '!!timestamp'], ['<<', '!!merge']]);
+    expect(Yaml.stringify(['2001-12-14'])).toBe('- "2001-12-14"\n');
+    expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', config: { MODE: '<<' } })).toThrow(/merge key/);
   });
 
   // The words of go.yaml.in/yaml v2.4.4's resolve table (resolve.go, `init`), read by hand; v3.0.4's are a subset.
