@@ -5,7 +5,7 @@ import { suffixedName } from './naming';
 import { addImagePullSecrets } from './pod';
 import { DefaultResources, withDefaults } from './resources';
 import { restrictedContainer } from './security';
-import { checkDuration, checkPinnedImage, checkSubdomain, PropError } from './validation';
+import { checkDuration, checkPinnedImage, PropError } from './validation';
 
 /**
  * The official kubectl image, pinned. Checked at the source
@@ -123,11 +123,11 @@ const WAITER_RESOURCES: DefaultResources = {
 
 /**
  * The waiter's image and bound, checked. The migration checks them when it is
- * built, before any workload is gated.
+ * built, before any workload is gated. (Its pull secrets are checked where
+ * they are added to a pod, the migration Job's first.)
  * @internal
  */
 export function checkWaiterOptions(options: WaiterOptions): { image: string; notFoundSeconds: number } {
-  (options.imagePullSecrets ?? []).forEach((s, i) => checkSubdomain(`waiter.imagePullSecrets[${i}]`, s.name));
   return {
     image: checkPinnedImage('waiter.image', options.image ?? DEFAULT_WAITER_IMAGE),
     notFoundSeconds: checkDuration('waiter.notFoundTimeout', options.notFoundTimeout ?? Duration.minutes(5)),

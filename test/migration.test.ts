@@ -445,7 +445,13 @@ describe('a JavaScript or Python caller\'s wrong types get a PropError naming th
   test.each<[string, (c: Chart) => any, RegExp]>([
     ['applier as a string', () => ({ applier: 'helm' }), /^applier: must be an Applier: Applier\.plain\(\), .* \(got "helm"\)$/],
     ['existingSecret as a string', () => ({ existingSecret: 'shop-db' }), /^existingSecret: must be a reference such as kplus\.Secret\.fromSecretName/],
+    ['existingSecret as null', () => ({ existingSecret: null }), /^existingSecret: must be a reference such as .* \(got null\)$/],
+    ['existingSecret without a name', () => ({ existingSecret: {} }), /^existingSecret: must be a reference such as .* \(got \{\}\)$/],
+    ['existingSecret as a function', () => ({ existingSecret: function shopDb() {} }), /^existingSecret: must be a reference such as /],
+    ['existingSecret named wrong', (c) => ({ existingSecret: kplus.Secret.fromSecretName(c, 's', 'Shop_DB') }), /^existingSecret: must be a DNS subdomain/],
     ['migration as a string', () => ({ migration: 'php artisan migrate' }), /^migration: must be an object of props \(got "php artisan migrate"\)$/],
+    ['migration as null', () => ({ migration: null }), /^migration: must be an object of props \(got null\)$/],
+    ['ports with null', () => ({ ports: [null] }), /^ports: must be a list of ports such as .* \(got \[null\]\)$/],
     ['migration.env as null', () => ({ migration: { env: null } }), /^migration\.env: must be a map of names to strings \(got null\)$/],
     ['ports as one port', () => ({ ports: { number: 8080 } }), /^ports: must be a list of ports/],
     ['ports of numbers', () => ({ ports: [8080] }), /^ports: must be a list of ports/],

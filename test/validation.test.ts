@@ -125,6 +125,12 @@ describe('strings that cdk8s writes unquoted and Go YAML readers take for number
       .toThrow(new RegExp(`^\\[test/app\\] config\\.MODE: is written unquoted by cdk8s's YAML writer .* \\(got "${value.replace(/[+]/g, '\\+')}"\\)$`));
   });
 
+  test('the refusal says why, whole', () => {
+    expect(() => new MigratedApplication(newChart(), 'app', { name: 'app', image: 'app:1', config: { MODE: '0o644' } })).toThrow(
+      '[test/app] config.MODE: is written unquoted by cdk8s\'s YAML writer (YAML 1.1) and read back as a number, boolean or null by the YAML '
+      + 'readers of kubectl, Helm, Argo CD and Flux (Go), so the API server would not get this string; change the value (got "0o644")');
+  });
+
   test.each([
     ['0o8', 'not octal: Go reads a string'],
     ['1e400', 'overflows: strconv.ParseFloat fails, Go reads a string'],
