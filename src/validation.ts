@@ -132,7 +132,8 @@ function goParsesPrefixedInt(s: string): boolean {
 export function goYamlReadsNonString(s: string): boolean {
   if (GO_YAML_WORDS.has(s)) return true;
   const finite = (f: string) => GO_YAML_FLOAT.test(f) && Number.isFinite(Number(f));
-  if (s.startsWith('.')) return !/(^|[^0-9])_|_([^0-9]|$)/.test(s) && finite(s.replace(/_/g, ''));
+  // After the leading '.', an '_' only between two digits.
+  if (s.startsWith('.')) return !/[^0-9]_|_[^0-9]|_$/.test(s) && finite(s.replace(/_/g, ''));
   if (!/^[-+0-9]/.test(s)) return false;
   const plain = s.replace(/_/g, '');
   return goParsesPrefixedInt(plain) || finite(plain);
