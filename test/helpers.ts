@@ -27,12 +27,15 @@ const MODELS: { [apiVersionKind: string]: new (data: any) => { validate(): void 
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
 };
 
+/** Set by test/mutation/setup.js for the mutation runs. */
+const MUTATION_RUN = process.env.CDK8S_MIGRATED_APP_MUTATION === '1';
+
 /**
  * A test that compares with committed output (the snapshot, examples' dist/).
  * Mutation testing turns these off (test/mutation/setup.js), so that a mutant
  * counts as killed only by a test that asserts the behaviour.
  */
-export const golden: jest.It = process.env.CDK8S_MIGRATED_APP_MUTATION === '1' ? test.skip : test;
+export const golden: jest.It = MUTATION_RUN ? test.skip : test;
 
 /**
  * A test of the sources' types (a `tsc` run), not of what they do. Stryker
@@ -42,7 +45,7 @@ export const golden: jest.It = process.env.CDK8S_MIGRATED_APP_MUTATION === '1' ?
  * testing turns these off too (test/mutation/setup.js): each took seconds for
  * every mutant that ran its file's tests.
  */
-export const typeCheck: jest.It = process.env.CDK8S_MIGRATED_APP_MUTATION === '1' ? test.skip : test;
+export const typeCheck: jest.It = MUTATION_RUN ? test.skip : test;
 
 export function newChart(props?: ChartProps): Chart {
   return new Chart(Testing.app(), 'test', props);
