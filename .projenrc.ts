@@ -88,7 +88,7 @@ project.addTask('examples', {
   steps: [{ spawn: 'compile' }, { exec: 'scripts/synth-examples.sh' }],
 });
 
-project.gitignore.exclude('/test/e2e/.bin/', '/test/e2e/.run/', '/test/.samples/');
+project.gitignore.exclude('/test/e2e/.bin/', '/test/e2e/.run/', '/test/.samples-*/');
 
 // Shell scripts are linted by shellcheck, a system tool: `.ci/run` installs it and runs this
 // task, so that `npm test` needs nothing but Node.js and npm.

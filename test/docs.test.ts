@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { parseAllDocuments } from 'yaml';
@@ -37,22 +37,13 @@ const all = DOCS.flatMap(samples);
 // Inside the repository, so that jest transforms them and `cdk8s-migrated-app` maps to src/; in a
 // folder of this run's own, since runs can share a checkout: StrykerJS runs its test runners side by
 // side in one sandbox, and with a shared folder one run deleted the samples another was loading.
-const parent = join(ROOT, 'test', '.samples');
-mkdirSync(parent, { recursive: true });
-const dir = mkdtempSync(join(parent, 'run-'));
+const dir = mkdtempSync(join(ROOT, 'test', '.samples-'));
 const file = (s: Sample) => join(dir, `${s.doc.replace(/[/.]/g, '_')}_${s.line}.ts`);
 
 beforeAll(() => {
   for (const s of all) writeFileSync(file(s), s.code.replace(/from 'cdk8s-migrated-app'/g, `from '${relative(dir, join(ROOT, 'src'))}'`));
 });
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    rmdirSync(parent); // the last run out removes the folder
-  } catch {
-    // another run still has its samples there
-  }
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the docs have samples, and each is a whole program', () => {
   expect(all.length).toBeGreaterThanOrEqual(2);

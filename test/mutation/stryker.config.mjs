@@ -28,5 +28,5 @@ export default {
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   ignorePatterns: ['/lib', '/dist', '/coverage', '/test-reports', '/reports', '/.jsii', '/test/e2e/.bin', '/test/e2e/.run', '/test/lint/.tools',
-    '/test/mutation/.node', '/test/.samples', '/.stryker-tmp'],
+    '/test/mutation/.node', '/test/.samples-*', '/.stryker-tmp'],
 };
