@@ -20,16 +20,124 @@ import type { LintChecks } from './exceptions';
  *   at construction only).
  */
 
-/** The state of one workload's pod template. */
+/** What the library sets in one container that cdk8s-plus-27 renders without it. */
+class ContainerEdits {
+  /** `securityContext.seccompProfile: RuntimeDefault`. */
+  public seccomp = false;
+  /** `securityContext.capabilities: { drop: [ALL] }`. */
+  public dropAllCapabilities = false;
+  /** `terminationMessagePolicy: FallbackToLogsOnError`. */
+  public fallbackToLogs = false;
+  /** Ephemeral storage request and limit, in mebibytes. */
+  public storage?: { readonly request: number; readonly limit: number };
+  /** The projected token volume mounted where Kubernetes clients look for it. */
+  public token?: string;
+  /** `restartPolicy: Always`: a native sidecar. */
+  public sidecar = false;
+}
+
+/**
+ * The state of one workload's pod template: what the library adds to the pod
+ * as cdk8s-plus renders it. The edits are applied to the rendered object,
+ * after cdk8s-plus has mapped it through its Kubernetes 1.27 types, as plain
+ * assignments: cdk8s's JSON patches cost a deep copy of every patch and a
+ * walk of its path on each rendering (a seventh of the hand-written
+ * variant's `Chart.toJson()` in bench/synth.ts, under the profiler), and the
+ * typed mapping would drop fields newer than 1.27. Containers are found by
+ * name, unique among a pod's containers and init containers. Each key goes in
+ * at its place in key order, as cdk8s sorts keys and the typed mapping writes
+ * them (alphabetically): a migration Job whose keys are all in order is
+ * hashed faster (`stableJson()`).
+ */
 class PodTemplate {
-  /** Patches applied after cdk8s-plus has mapped the object through its Kubernetes 1.27 types. */
-  public readonly rendered: JsonPatch[] = [];
-  /** The image pull secrets the pod has so far, each listed once. */
-  public pullSecrets?: Set<string>;
-  /** How the library renders the object, given how cdk8s and the patches above render it (the Job: once per synthesis). */
+  /** Remove the `cdk8s.io/metadata.addr` label. */
+  public dropAddressLabel = false;
+  /** The pod's `securityContext.seccompProfile: RuntimeDefault`. */
+  public seccomp = false;
+  /** Fields of the pod spec, set as given (plain strings and maps of strings). */
+  public readonly fields: [string, string | { [key: string]: string }][] = [];
+  /** The image pull secrets added, in order, after any `dockerRegistryAuth`. */
+  public readonly pullSecrets: string[] = [];
+  /** The projected token volumes, appended to the pod's volumes in order. */
+  public readonly tokenVolumes: string[] = [];
+  /** By container name. */
+  public readonly containers = new Map<string, ContainerEdits>();
+  /** How the library renders the object, given how cdk8s and the edits above render it (the Job: once per synthesis). */
   public finish?: (render: () => any) => any;
 
   constructor(public readonly workload: kplus.Workload) {}
+
+  public container(name: string): ContainerEdits {
+    let edits = this.containers.get(name);
+    if (!edits) this.containers.set(name, edits = new ContainerEdits());
+    return edits;
+  }
+
+  /** Applies the edits to `json`, the workload's object as cdk8s-plus rendered it. */
+  public applyTo(json: any): any {
+    const podTemplate = this.workload instanceof kplus.CronJob ? json.spec.jobTemplate.spec.template : json.spec.template;
+    if (this.dropAddressLabel && podTemplate.metadata?.labels) delete podTemplate.metadata.labels[ADDRESS_LABEL];
+    let spec = podTemplate.spec;
+    for (const list of ['initContainers', 'containers']) {
+      if (spec[list]) spec[list] = spec[list].map((c: any) => editContainer(c, this.containers.get(c.name)));
+    }
+    if (this.seccomp) spec = withKey(spec, 'securityContext', withKey(spec.securityContext ?? {}, 'seccompProfile', { type: 'RuntimeDefault' }));
+    for (const [key, value] of this.fields) spec = withKey(spec, key, typeof value === 'string' ? value : { ...value });
+    if (this.pullSecrets.length > 0) {
+      spec = withKey(spec, 'imagePullSecrets', [...spec.imagePullSecrets ?? [], ...this.pullSecrets.map((name) => ({ name }))]);
+    }
+    if (this.tokenVolumes.length > 0) spec = withKey(spec, 'volumes', [...spec.volumes ?? [], ...this.tokenVolumes.map(tokenVolume)]);
+    podTemplate.spec = spec;
+    return json;
+  }
+}
+
+/** The label cdk8s-plus-27 puts on every pod template (see `dropAddressLabel()`). */
+const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
+
+/**
+ * `obj` with `key` set to `value`: in place where it has the key already (as a
+ * JSON patch `add` does), otherwise a copy with the key at its place among
+ * the others, which are in sorted order.
+ */
+function withKey(obj: any, key: string, value: unknown): any {
+  if (key in obj) {
+    obj[key] = value;
+    return obj;
+  }
+  const copy: any = {};
+  let placed = false;
+  for (const k of Object.keys(obj)) {
+    if (!placed && k > key) {
+      copy[key] = value;
+      placed = true;
+    }
+    copy[k] = obj[k];
+  }
+  if (!placed) copy[key] = value;
+  return copy;
+}
+
+/** A rendered container with the library's edits, if any. */
+function editContainer(c: any, edits: ContainerEdits | undefined): any {
+  if (!edits) return c;
+  if (edits.storage) {
+    let resources = c.resources ?? {};
+    resources = withKey(resources, 'limits', withKey(resources.limits ?? {}, 'ephemeral-storage', `${edits.storage.limit}Mi`));
+    resources = withKey(resources, 'requests', withKey(resources.requests ?? {}, 'ephemeral-storage', `${edits.storage.request}Mi`));
+    c = withKey(c, 'resources', resources);
+  }
+  if (edits.seccomp || edits.dropAllCapabilities) {
+    let context = c.securityContext ?? {};
+    if (edits.dropAllCapabilities) context = withKey(context, 'capabilities', { drop: ['ALL'] });
+    if (edits.seccomp) context = withKey(context, 'seccompProfile', { type: 'RuntimeDefault' });
+    c = withKey(c, 'securityContext', context);
+  }
+  if (edits.fallbackToLogs) c = withKey(c, 'terminationMessagePolicy', 'FallbackToLogsOnError');
+  if (edits.token) c = withKey(c, 'volumeMounts', [...c.volumeMounts ?? [], { mountPath: SERVICE_ACCOUNT_PATH, name: edits.token, readOnly: true }]);
+  // Last, where earlier versions of the library put it (a JSON patch of the rendered container): the manifests stay the same.
+  if (edits.sidecar) c.restartPolicy = 'Always';
+  return c;
 }
 
 /*
@@ -49,51 +157,9 @@ function template(workload: kplus.Workload): PodTemplate {
 }
 
 /**
- * The JSON path of a workload's pod spec. cdk8s-plus has no API to reach the
- * rendered pod spec, so every patch below needs it (any version, up to 33).
- */
-export function podSpecPath(workload: kplus.Workload): string {
-  return workload instanceof kplus.CronJob ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec';
-}
-
-/**
- * The JSON path of the container that will be added next to `list`
- * (`containers` or `initContainers`): its index is fixed when it is added, as
- * containers added later come after it.
- */
-export function nextContainerPath(workload: kplus.Workload, list: 'containers' | 'initContainers'): string {
-  const containers = list === 'containers' ? workload.containers : workload.initContainers;
-  return `${podSpecPath(workload)}/${list}/${containers.length}`;
-}
-
-/** The JSON path of `container`, one of `workload`'s containers or init containers. */
-export function containerPath(workload: kplus.Workload, container: kplus.Container): string {
-  const init = workload.initContainers.indexOf(container);
-  if (init >= 0) return `${podSpecPath(workload)}/initContainers/${init}`;
-  return `${podSpecPath(workload)}/containers/${workload.containers.indexOf(container)}`;
-}
-
-/** Adds JSON patches to the workload's object. */
-export function patch(workload: kplus.Workload, ...ops: JsonPatch[]): void {
-  ApiObject.of(workload).addJsonPatch(...ops);
-}
-
-/**
- * Applies `op` to the workload's final JSON. A JSON patch (`addJsonPatch`)
- * cannot add a container's `restartPolicy`: cdk8s 2.70.0 applies patches in
- * `ApiObject.toJson()`, and cdk8s-plus-27's `KubeJob`/`KubeDeployment` then
- * map the result through their Kubernetes 1.27 types (`toJson_KubeJobProps`),
- * which drop fields added later, such as that one (1.28). Unnecessary with
- * cdk8s-plus-28, whose containers have `restartPolicy`.
- */
-function addRenderedPatch(workload: kplus.Workload, op: JsonPatch): void {
-  template(workload).rendered.push(op);
-}
-
-/**
  * Sets how the workload renders: `finish` gets a function that renders it as
- * cdk8s does, then the rendered patches, and returns what the manifests
- * carry. One per workload.
+ * cdk8s does, with the library's edits, and returns what the manifests carry.
+ * One per workload.
  */
 export function finishRender(workload: kplus.Workload, finish: (render: () => any) => any): void {
   const t = template(workload);
@@ -101,12 +167,12 @@ export function finishRender(workload: kplus.Workload, finish: (render: () => an
   t.finish = finish;
 }
 
-/** Makes the workload's object render through its template, `t`: the rendered patches, then `finish`. */
+/** Makes the workload's object render through its template, `t`: the edits, then `finish`. */
 function renderThroughTemplate(t: PodTemplate): PodTemplate {
   const api = ApiObject.of(t.workload);
   const render = api.toJson.bind(api);
-  const patched = () => JsonPatch.apply(render(), ...t.rendered);
-  api.toJson = () => (t.finish ? t.finish(patched) : patched());
+  const edited = () => t.applyTo(render());
+  api.toJson = () => (t.finish ? t.finish(edited) : edited());
   return t;
 }
 
@@ -117,12 +183,18 @@ function renderThroughTemplate(t: PodTemplate): PodTemplate {
  * `restartPolicy` and the probes to `addInitContainer()`.
  */
 export function makeSidecar(workload: kplus.Workload, container: kplus.Container, probes: { [field: string]: kplus.Probe | undefined }): void {
-  const self = containerPath(workload, container);
-  addRenderedPatch(workload, JsonPatch.add(`${self}/restartPolicy`, 'Always'));
+  template(workload).container(container.name).sidecar = true;
+  const index = workload.initContainers.indexOf(container);
   for (const [field, probe] of Object.entries(probes)) {
-    // Probe._toKube (cdk8s-plus-27 2.9.5, lib/probe.js) renders a probe for a container, resolving a default port from it.
-    if (probe) patch(workload, JsonPatch.add(`${self}/${field}`, probe._toKube(container)));
+    // Probe._toKube (cdk8s-plus-27 2.9.5, lib/probe.js) renders a probe for a container, resolving a default port from it,
+    // in cdk8s-plus's typed form: a JSON patch, which the typed mapping then writes out (1.27 has container probes).
+    if (probe) ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${podSpecPath(workload)}/initContainers/${index}/${field}`, probe._toKube(container)));
   }
+}
+
+/** The JSON path of a workload's pod spec, for a JSON patch: cdk8s-plus has no API to reach the rendered pod spec (any version, up to 33). */
+function podSpecPath(workload: kplus.Workload): string {
+  return workload instanceof kplus.CronJob ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec';
 }
 
 /**
@@ -136,12 +208,12 @@ export const ALL_CAPABILITIES = 'ALL' as kplus.Capability;
  * cdk8s-plus-28: pass `Capability.ALL` in its security context.
  */
 export function dropAllCapabilities(workload: kplus.Workload, container: kplus.Container): void {
-  patch(workload, JsonPatch.add(`${containerPath(workload, container)}/securityContext/capabilities`, { drop: ['ALL'] }));
+  template(workload).container(container.name).dropAllCapabilities = true;
 }
 
 /** Sets the pod-level seccomp profile to RuntimeDefault: no cdk8s-plus up to 33 has a prop for it. */
 export function podSeccompProfile(workload: kplus.Workload): void {
-  patch(workload, JsonPatch.add(`${podSpecPath(workload)}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }));
+  template(workload).seccomp = true;
 }
 
 /**
@@ -149,7 +221,7 @@ export function podSeccompProfile(workload: kplus.Workload): void {
  * cdk8s-plus-28: `securityContext.seccompProfile`.
  */
 export function containerSeccompProfile(workload: kplus.Workload, container: kplus.Container): void {
-  patch(workload, JsonPatch.add(`${containerPath(workload, container)}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }));
+  template(workload).container(container.name).seccomp = true;
 }
 
 /**
@@ -157,36 +229,49 @@ export function containerSeccompProfile(workload: kplus.Workload, container: kpl
  * termination message: no cdk8s-plus up to 33 has a prop for it.
  */
 export function fallbackToLogsOnError(workload: kplus.Workload, container: kplus.Container): void {
-  patch(workload, JsonPatch.add(`${containerPath(workload, container)}/terminationMessagePolicy`, 'FallbackToLogsOnError'));
+  template(workload).container(container.name).fallbackToLogs = true;
+}
+
+/**
+ * Sets a field of the pod spec that the workload's props cannot set after
+ * construction (`serviceAccountName`) or that cdk8s-plus-27 has no prop for
+ * (`nodeSelector`, `priorityClassName`, up to 33).
+ */
+export function setPodSpecField(workload: kplus.Workload, key: string, value: string | { [key: string]: string }): void {
+  template(workload).fields.push([key, value]);
 }
 
 /** Where Kubernetes clients look for the in-cluster service account credentials. */
 export const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
- * Adds a projected volume named `name` to the pod: what the kubelet would
- * mount for an automounted token (a one-hour token of the pod's
- * ServiceAccount, `kube-root-ca.crt` and the namespace), for the containers
- * that `mountToken()` mounts it in. No cdk8s-plus up to 33 has projected
- * volumes.
+ * Adds a projected volume named `name` to the pod, after its other volumes:
+ * what the kubelet would mount for an automounted token (a one-hour token of
+ * the pod's ServiceAccount, `kube-root-ca.crt` and the namespace), for the
+ * containers that `mountToken()` mounts it in. No cdk8s-plus up to 33 has
+ * projected volumes.
  */
 export function addTokenVolume(workload: kplus.Workload, name: string): void {
-  patch(workload, JsonPatch.add(`${podSpecPath(workload)}/volumes/-`, {
+  template(workload).tokenVolumes.push(name);
+}
+
+/** The projected token volume `name`, as the API server gets it (keys in order). */
+function tokenVolume(name: string) {
+  return {
     name,
     projected: {
       sources: [
-        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
-        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        // cdk8s-plus objects map patched JSON through their typed props, which spell it `downwardApi`.
-        { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        { serviceAccountToken: { expirationSeconds: 3600, path: 'token' } },
+        { configMap: { items: [{ key: 'ca.crt', path: 'ca.crt' }], name: 'kube-root-ca.crt' } },
+        { downwardAPI: { items: [{ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' }, path: 'namespace' }] } },
       ],
     },
-  }));
+  };
 }
 
-/** Mounts the token volume `name` (see `addTokenVolume()`) in `container`, where Kubernetes clients look for it. */
+/** Mounts the token volume `name` (see `addTokenVolume()`) in `container`, after its other mounts, where Kubernetes clients look for it. */
 export function mountToken(workload: kplus.Workload, container: kplus.Container, name: string): void {
-  patch(workload, JsonPatch.add(`${containerPath(workload, container)}/volumeMounts/-`, { name, mountPath: SERVICE_ACCOUNT_PATH, readOnly: true }));
+  template(workload).container(container.name).token = name;
 }
 
 /**
@@ -195,46 +280,33 @@ export function mountToken(workload: kplus.Workload, container: kplus.Container,
  * secret, at construction only.
  */
 export function addPullSecrets(workload: kplus.Workload, names: string[]): void {
-  const t = template(workload);
-  const have = t.pullSecrets ??= new Set(workload.dockerRegistryAuth ? [workload.dockerRegistryAuth.name] : []);
-  const path = `${podSpecPath(workload)}/imagePullSecrets`;
+  const added = template(workload).pullSecrets;
   for (const name of names) {
-    if (have.has(name)) continue;
-    patch(workload, have.size === 0 ? JsonPatch.add(path, [{ name }]) : JsonPatch.add(`${path}/-`, { name }));
-    have.add(name);
+    if (name !== workload.dockerRegistryAuth?.name && !added.includes(name)) added.push(name);
   }
 }
 
 /**
- * Ephemeral storage requests and limits in mebibytes, for the container at
- * `path`: cdk8s-plus (up to 33, Container._toKube, `toGibibytes()`) renders
- * them in whole gibibytes only. `rendered` says whether cdk8s-plus renders
- * `requests` and `limits` at all (it does when CPU or memory has one). The
- * storage goes in at its place in key order, before `memory`, as cdk8s sorts
- * keys: a migration Job whose keys are all in order is hashed faster
- * (`stableJson()`).
+ * Ephemeral storage requests and limits in mebibytes, for the container
+ * named `container` (added to the workload now or later): cdk8s-plus (up to
+ * 33, Container._toKube, `toGibibytes()`) renders them in whole gibibytes only.
  */
-export function ephemeralStorageMebibytes(workload: kplus.Workload, path: string, mebibytes: { request: number; limit: number },
-  rendered: { requests: boolean; limits: boolean }): void {
-  // cdk8s-plus objects map patched JSON through their typed props, in which a quantity is `{ value }`.
-  const storage = { requests: { value: `${mebibytes.request}Mi` }, limits: { value: `${mebibytes.limit}Mi` } };
-  if (!rendered.requests && !rendered.limits) {
-    patch(workload, JsonPatch.add(`${path}/resources`, {
-      requests: { 'ephemeral-storage': storage.requests },
-      limits: { 'ephemeral-storage': storage.limits },
-    }));
-    return;
-  }
-  for (const kind of ['requests', 'limits'] as const) {
-    const map = `${path}/resources/${kind}`;
-    if (!rendered[kind]) {
-      patch(workload, JsonPatch.add(map, { 'ephemeral-storage': storage[kind] }));
-      continue;
-    }
-    // Added last. A move of `memory` onto itself takes it out and puts it back last, behind the storage;
-    // where there is no memory, it adds an undefined one, which the typed props leave out.
-    patch(workload, JsonPatch.add(`${map}/ephemeral-storage`, storage[kind]), JsonPatch.move(`${map}/memory`, `${map}/memory`));
-  }
+export function ephemeralStorageMebibytes(workload: kplus.Workload, container: string, mebibytes: { request: number; limit: number }): void {
+  template(workload).container(container).storage = mebibytes;
+}
+
+/**
+ * Removes the `cdk8s.io/metadata.addr` label that cdk8s-plus-27 puts on every
+ * pod template it renders (Workload.podMetadata, even with `select: false`).
+ * It is derived from the construct path, so renaming a construct or moving it
+ * to another chart would change the pod template, and, where it is the
+ * selector, `spec.selector`, which is immutable. The library selects its pods
+ * by `selectorLabels()` instead, and a Job's name (a hash of its manifest)
+ * then depends on what it runs, not on where it sits in the construct tree.
+ * cdk8s-plus-33 2.5.57 still has this label (lib/pod.js, `Pod.ADDRESS_LABEL`).
+ */
+export function dropAddressLabel(workload: kplus.Workload): void {
+  template(workload).dropAddressLabel = true;
 }
 
 /**
@@ -256,19 +328,4 @@ type LintChecksHolder = ApiObjectMetadataDefinition & { [LINT_CHECKS]?: LintChec
 export function nameClaimsOf(root: IConstruct): Map<string, IConstruct> {
   const holder = root as IConstruct & { [NAME_CLAIMS]?: Map<string, IConstruct> };
   return holder[NAME_CLAIMS] ??= new Map();
-}
-
-/**
- * Removes the `cdk8s.io/metadata.addr` label that cdk8s-plus-27 puts on every
- * pod template it renders (Workload.podMetadata, even with `select: false`).
- * It is derived from the construct path, so renaming a construct or moving it
- * to another chart would change the pod template, and, where it is the
- * selector, `spec.selector`, which is immutable. The library selects its pods
- * by `selectorLabels()` instead, and a Job's name (a hash of its manifest)
- * then depends on what it runs, not on where it sits in the construct tree.
- * cdk8s-plus-33 2.5.57 still has this label (lib/pod.js, `Pod.ADDRESS_LABEL`).
- */
-export function dropAddressLabel(workload: kplus.Workload): void {
-  const podTemplate = podSpecPath(workload).replace(/\/spec$/, '');
-  patch(workload, JsonPatch.remove(`${podTemplate}/metadata/labels/cdk8s.io~1metadata.addr`));
 }

@@ -1,7 +1,7 @@
 import { Duration, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { dropAddressLabel, nextContainerPath, podSeccompProfile } from './_pod-template';
+import { dropAddressLabel, podSeccompProfile } from './_pod-template';
 import { Applier } from './applier';
 import { envFrom, envValues, isNonEmpty } from './env';
 import { annotateException, APP_DEPLOYMENT, appChoices, OWN_PODS } from './exceptions';
@@ -14,6 +14,9 @@ import {
   checkApplier, checkCommand, checkDataSize, checkDuration, checkEnvNames, checkExclusive, checkImage, checkInteger, checkLabelValue, checkName,
   checkObject, checkPinnedImage, checkPorts, checkReference, checkStrings, locate, PropError,
 } from './validation';
+
+/** The app's container in the Deployment. */
+const APP_CONTAINER = 'app';
 
 /** The migration of a `MigratedApplication`. */
 export interface ApplicationMigrationOptions extends MigrationOptions {
@@ -326,14 +329,14 @@ export class MigratedApplication extends Construct {
       addImagePullSecrets(this.deployment, 'imagePullSecrets', pullSecrets);
 
       const app = this.deployment.addContainer({
-        name: 'app',
+        name: APP_CONTAINER,
         image: props.image,
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: props.command,
         args: props.args,
         ports: props.ports,
         envVariables: envValues(props.env),
-        resources: withDefaults(this.deployment, nextContainerPath(this.deployment, 'containers'), props.resources, WORKLOAD_RESOURCES),
+        resources: withDefaults(this.deployment, APP_CONTAINER, props.resources, WORKLOAD_RESOURCES),
         readiness: props.readiness,
         liveness: props.liveness,
         startup: props.startup,

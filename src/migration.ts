@@ -1,9 +1,9 @@
 import { posix } from 'path';
-import { ApiObject, Duration, JsonPatch, Lazy, Names } from 'cdk8s';
+import { ApiObject, Duration, Lazy, Names } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  addTokenVolume, dropAddressLabel, finishRender, mountToken, nextContainerPath, patch, podSeccompProfile, podSpecPath, SERVICE_ACCOUNT_PATH,
+  addTokenVolume, dropAddressLabel, finishRender, mountToken, podSeccompProfile, SERVICE_ACCOUNT_PATH, setPodSpecField,
 } from './_pod-template';
 import { Applier, Stage } from './applier';
 import { Contract, CONTRACT_CONTAINER, ContractOptions, HOLD_CONTAINER } from './contract';
@@ -22,6 +22,9 @@ import { addWaiter, checkWaiterOptions, DEFAULT_WAITER_IMAGE, WaiterOptions } fr
 
 /** Folders the library mounts into the migration container itself. */
 const RESERVED_PATHS = ['/tmp'];
+
+/** The migration's container. */
+const MIGRATE_CONTAINER = 'migrate';
 
 /** The projected volume of the Job's token, when it has a ServiceAccount. */
 const TOKEN_VOLUME = 'migrate-token';
@@ -386,13 +389,13 @@ export class DatabaseMigration extends Construct {
       addImagePullSecrets(this.job, 'waiter.imagePullSecrets', this.waiter.imagePullSecrets ?? []);
 
       const container = this.job.addContainer({
-        name: 'migrate',
+        name: MIGRATE_CONTAINER,
         image,
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: props.command,
         args: props.args,
         envVariables: envValues(props.env),
-        resources: withDefaults(this.job, nextContainerPath(this.job, 'containers'), props.resources, WORKLOAD_RESOURCES),
+        resources: withDefaults(this.job, MIGRATE_CONTAINER, props.resources, WORKLOAD_RESOURCES),
         securityContext: restrictedContainer(props.securityContext),
       });
       envFrom(container, configMaps, secrets);
@@ -446,14 +449,13 @@ export class DatabaseMigration extends Construct {
 
   /** Node selector, tolerations, node affinity and priority class of the Job's pod. */
   private schedule(props: MigrationOptions): void {
-    const spec = podSpecPath(this.job);
     if (props.nodeSelector !== undefined) {
       checkLabels('nodeSelector', props.nodeSelector);
       const selector = Object.fromEntries(Object.keys(props.nodeSelector).sort().map((k) => [k, props.nodeSelector![k]]));
-      if (Object.keys(selector).length > 0) patch(this.job, JsonPatch.add(`${spec}/nodeSelector`, selector));
+      if (Object.keys(selector).length > 0) setPodSpecField(this.job, 'nodeSelector', selector);
     }
     if (props.priorityClassName !== undefined) {
-      patch(this.job, JsonPatch.add(`${spec}/priorityClassName`, checkSubdomain('priorityClassName', props.priorityClassName)));
+      setPodSpecField(this.job, 'priorityClassName', checkSubdomain('priorityClassName', props.priorityClassName));
     }
     if ((props.tolerations ?? []).length > 0) this.job.scheduling.tolerate(kplus.Node.tainted(...props.tolerations!));
     if ((props.nodeAffinity ?? []).length > 0) this.job.scheduling.attract(kplus.Node.labeled(...props.nodeAffinity!));
@@ -552,7 +554,7 @@ export class DatabaseMigration extends Construct {
         metadata: { name: fitName(workload.name), labels: this.labels },
         automountToken: false,
       });
-      patch(workload, JsonPatch.add(`${podSpecPath(workload)}/serviceAccountName`, created.name));
+      setPodSpecField(workload, 'serviceAccountName', created.name);
       // Emit it before the workload, so a first apply does not create pods for a missing ServiceAccount.
       ApiObject.of(workload).addDependency(created);
       this._annotate('rbac', created);

@@ -26,7 +26,7 @@ export function stableJson(value: unknown): string {
 /**
  * Whether `JSON.stringify` writes `value` as `stableJson()` must: every object
  * in it plain, without `toJSON()`, and its keys in sorted order. Rendered
- * migration Jobs are (cdk8s sorts keys, and the library's patches keep them
+ * migration Jobs are (cdk8s sorts keys, and the library's edits keep them
  * so), and `JSON.stringify` writes them three times faster, with a fraction
  * of the garbage. (`for...in` lists an object's own keys in the order of
  * `Object.keys()`; anything it lists beyond them, `JSON.stringify` leaves out.)

@@ -1,5 +1,5 @@
 import * as kplus from 'cdk8s-plus-27';
-import { addPullSecrets, makeSidecar, nextContainerPath } from './_pod-template';
+import { addPullSecrets, makeSidecar } from './_pod-template';
 import { OWN_LABEL_PREFIX } from './naming';
 import { withDefaults, WORKLOAD_RESOURCES } from './resources';
 import { restrictedContainer } from './security';
@@ -33,13 +33,12 @@ export function addExtraContainers(workload: kplus.Workload, prop: string, conta
       const probe = (['startup', 'readiness', 'liveness'] as const).find((k) => c[k] !== undefined);
       if (probe) throw new PropError(`${at}.${probe}`, 'an init container that runs to completion cannot have probes (a sidecar can)');
     }
-    const self = nextContainerPath(workload, 'initContainers');
     const props = {
       ...c,
       imagePullPolicy: c.imagePullPolicy ?? kplus.ImagePullPolicy.IF_NOT_PRESENT,
       securityContext: restrictedContainer(c.securityContext),
       // Like the app's and the migration's container: requests and limits of CPU, memory and ephemeral storage.
-      resources: withDefaults(workload, self, c.resources, WORKLOAD_RESOURCES),
+      resources: withDefaults(workload, c.name!, c.resources, WORKLOAD_RESOURCES),
     };
     // cdk8s-plus-27 refuses probes on init containers, which native sidecars may have: they are patched in.
     const container = workload.addInitContainer({ ...props, startup: undefined, readiness: undefined, liveness: undefined });

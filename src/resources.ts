@@ -20,18 +20,17 @@ export const WORKLOAD_RESOURCES: DefaultResources = {
 };
 
 /**
- * Gives the container at `path` (a JSON pointer into `workload`) requests and
- * limits of CPU, memory and ephemeral storage: `given`, resource by resource,
- * over `defaults`. Returns the resources to pass to cdk8s-plus, which renders
- * ephemeral storage in whole gibibytes only, so the default one is patched
- * in, in mebibytes.
+ * Gives the container named `container` (about to be added to `workload`)
+ * requests and limits of CPU, memory and ephemeral storage: `given`, resource
+ * by resource, over `defaults`. Returns the resources to pass to cdk8s-plus,
+ * which renders ephemeral storage in whole gibibytes only, so the default one
+ * is set in mebibytes by the library.
  */
-export function withDefaults(workload: kplus.Workload, path: string, given: kplus.ContainerResources | undefined,
+export function withDefaults(workload: kplus.Workload, container: string, given: kplus.ContainerResources | undefined,
   defaults: DefaultResources): kplus.ContainerResources {
   const cpu = given?.cpu ?? defaults.cpu;
   const memory = given?.memory ?? defaults.memory;
   if (given?.ephemeralStorage) return { cpu, memory, ephemeralStorage: given.ephemeralStorage };
-  ephemeralStorageMebibytes(workload, path, defaults.ephemeralStorageMebibytes,
-    { requests: Boolean(cpu.request || memory.request), limits: Boolean(cpu.limit || memory.limit) });
+  ephemeralStorageMebibytes(workload, container, defaults.ephemeralStorageMebibytes);
   return { cpu, memory };
 }

@@ -1,6 +1,6 @@
 import { Duration, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { addTokenVolume, containerSeccompProfile, fallbackToLogsOnError, mountToken, nextContainerPath } from './_pod-template';
+import { addTokenVolume, containerSeccompProfile, fallbackToLogsOnError, mountToken } from './_pod-template';
 import { suffixedName } from './naming';
 import { addImagePullSecrets } from './pod';
 import { DefaultResources, withDefaults } from './resources';
@@ -181,7 +181,7 @@ export function addKubectlContainer(workload: kplus.Workload, c: KubectlContaine
     args: c.args,
     // kubectl caches discovery under $HOME/.kube; the root filesystem is read-only.
     envVariables: { HOME: kplus.EnvValue.fromValue('/tmp'), ...c.env },
-    resources: withDefaults(workload, nextContainerPath(workload, 'initContainers'), c.options.resources, WAITER_RESOURCES),
+    resources: withDefaults(workload, c.name, c.options.resources, WAITER_RESOURCES),
     securityContext: restrictedContainer({ user: WAITER_USER, group: WAITER_USER, ...c.options.securityContext }),
   });
   container.mount('/tmp', c.tmp);

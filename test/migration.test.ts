@@ -193,6 +193,20 @@ describe('the Job name', () => {
     expect(one(synth(chart), 'Job').metadata.name).toBe(job.metadata.name);
   });
 
+  test('keeps what the library adds to the pod over a JSON patch of migration.job, which applies to the Job as cdk8s-plus renders it', () => {
+    const { chart, migration } = migrate();
+    const queue = '/spec/template/spec/initContainers/0';
+    ApiObject.of(migration.job).addJsonPatch(
+      JsonPatch.add(`${queue}/securityContext/seccompProfile`, { type: 'Unconfined' }),
+      JsonPatch.add(`${queue}/terminationMessagePolicy`, 'File'),
+      JsonPatch.add('/spec/template/spec/containers/0/env', [{ name: 'PATCHED', value: 'yes' }]),
+    );
+    const pod = jobOf(synth(chart)).spec.template.spec;
+    expect(pod.initContainers[0].securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(pod.initContainers[0].terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(pod.containers[0].env).toEqual([{ name: 'PATCHED', value: 'yes' }]);
+  });
+
   test('is hashed from one rendering of the Job per synthesis, however many objects name it', () => {
     const chart = newChart();
     const app = new MigratedApplication(chart, 'shop', { name: 'shop', image: IMAGE });

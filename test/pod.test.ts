@@ -3,11 +3,14 @@
  * pull secrets, scheduling, a Job identity, init containers and volumes, pod
  * metadata; and the precedence of the Job's own environment over the shared one.
  */
-import { Chart, Duration, Size } from 'cdk8s';
+import { Chart, Cron, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth } from './helpers';
 import { Applier, DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
-import { finishRender } from '../src/_pod-template';
+import {
+  addTokenVolume, containerSeccompProfile, ephemeralStorageMebibytes, fallbackToLogsOnError, finishRender, mountToken, SERVICE_ACCOUNT_PATH,
+} from '../src/_pod-template';
+import { inOrder } from '../src/naming';
 import { QUEUE_CONTAINER } from '../src/queue';
 
 const IMAGE = 'ghcr.io/acme/shop:1.0.0';
@@ -333,5 +336,27 @@ describe('the pod-template workarounds\' own guards', () => {
     const job = new kplus.Job(chart, 'job');
     finishRender(job, (render) => render());
     expect(() => finishRender(job, (render) => render())).toThrow(/^test\/job: its rendering is already finished by the library$/);
+  });
+
+  test('edits a pod as cdk8s-plus renders it, with no volumes or mounts of its own, keeping every key in order', () => {
+    const chart = newChart();
+    const cron = new kplus.CronJob(chart, 'cron', { schedule: Cron.hourly(), containers: [{ name: 'main', image: IMAGE }] });
+    const [main] = cron.containers;
+    addTokenVolume(cron, 'token');
+    mountToken(cron, main, 'token');
+    containerSeccompProfile(cron, main);
+    fallbackToLogsOnError(cron, main);
+    ephemeralStorageMebibytes(cron, 'main', { request: 16, limit: 64 });
+    const spec = one(synth(chart), 'CronJob').spec.jobTemplate.spec.template.spec;
+    expect(spec.volumes.map((v: any) => [v.name, Object.keys(v.projected.sources[2])])).toEqual([['token', ['downwardAPI']]]);
+    const [container] = spec.containers;
+    expect(container.volumeMounts).toEqual([{ mountPath: SERVICE_ACCOUNT_PATH, name: 'token', readOnly: true }]);
+    expect(container.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(container.resources).toEqual({
+      limits: { 'cpu': '1500m', 'ephemeral-storage': '64Mi', 'memory': '2048Mi' },
+      requests: { 'cpu': '1000m', 'ephemeral-storage': '16Mi', 'memory': '512Mi' },
+    });
+    expect(inOrder(spec)).toBe(true);
   });
 });
