@@ -76,7 +76,7 @@ class PodTemplate {
   /** Applies the edits to `json`, the workload's object as cdk8s-plus rendered it. */
   public applyTo(json: any): any {
     const podTemplate = this.workload instanceof kplus.CronJob ? json.spec.jobTemplate.spec.template : json.spec.template;
-    if (this.dropAddressLabel && podTemplate.metadata?.labels) delete podTemplate.metadata.labels[ADDRESS_LABEL];
+    if (this.dropAddressLabel) delete podTemplate.metadata.labels[ADDRESS_LABEL];
     let spec = podTemplate.spec;
     for (const list of ['initContainers', 'containers']) {
       if (spec[list]) spec[list] = spec[list].map((c: any) => editContainer(c, this.containers.get(c.name)));
@@ -96,15 +96,10 @@ class PodTemplate {
 const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
 
 /**
- * `obj` with `key` set to `value`: in place where it has the key already (as a
- * JSON patch `add` does), otherwise a copy with the key at its place among
- * the others, which are in sorted order.
+ * A copy of `obj`, whose keys are in sorted order, with `key` set to `value`
+ * at its place among them (where it was, if `obj` has it).
  */
 function withKey(obj: any, key: string, value: unknown): any {
-  if (key in obj) {
-    obj[key] = value;
-    return obj;
-  }
   const copy: any = {};
   let placed = false;
   for (const k of Object.keys(obj)) {

@@ -8,7 +8,8 @@ import * as kplus from 'cdk8s-plus-27';
 import { expectSoundManifests, Manifest, newChart, ofKind, one, raisedAt, synth } from './helpers';
 import { Applier, DatabaseMigration, DatabaseMigrationProps, MigratedApplication, MigratedApplicationProps } from '../src';
 import {
-  addTokenVolume, containerSeccompProfile, ephemeralStorageMebibytes, fallbackToLogsOnError, finishRender, mountToken, SERVICE_ACCOUNT_PATH,
+  addPullSecrets, addTokenVolume, containerSeccompProfile, ephemeralStorageMebibytes, fallbackToLogsOnError, finishRender, mountToken,
+  SERVICE_ACCOUNT_PATH,
 } from '../src/_pod-template';
 import { inOrder } from '../src/naming';
 import { QUEUE_CONTAINER } from '../src/queue';
@@ -358,5 +359,37 @@ describe('the pod-template workarounds\' own guards', () => {
       requests: { 'cpu': '1000m', 'ephemeral-storage': '16Mi', 'memory': '512Mi' },
     });
     expect(inOrder(spec)).toBe(true);
+  });
+
+  test('edits only what it was asked to, container by container', () => {
+    const chart = newChart();
+    const deployment = new kplus.Deployment(chart, 'bare', { containers: [{ name: 'a', image: IMAGE }, { name: 'b', image: IMAGE }] });
+    const [a] = deployment.containers;
+    containerSeccompProfile(deployment, a);
+    ephemeralStorageMebibytes(deployment, 'b', { request: 16, limit: 64 });
+    const template = one(synth(chart), 'Deployment').spec.template;
+    const [first, second] = template.spec.containers;
+    expect(first.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    expect(first.resources.limits['ephemeral-storage']).toBeUndefined();
+    expect(second.resources.limits['ephemeral-storage']).toBe('64Mi');
+    for (const c of [first, second]) {
+      expect(c.terminationMessagePolicy).toBeUndefined();
+      expect(c.securityContext.capabilities).toBeUndefined();
+      expect(c.volumeMounts).toBeUndefined();
+    }
+    expect(second.securityContext.seccompProfile).toBeUndefined();
+    expect(template.spec.securityContext.seccompProfile).toBeUndefined();
+    expect(template.spec.volumes).toBeUndefined();
+    expect(template.spec.imagePullSecrets).toBeUndefined();
+    expect(template.metadata.labels['cdk8s.io/metadata.addr']).toBeDefined();
+  });
+
+  test('adds each pull secret once, after the one cdk8s-plus renders', () => {
+    const chart = newChart();
+    const deployment = new kplus.Deployment(chart, 'd', {
+      containers: [{ image: IMAGE }], dockerRegistryAuth: kplus.Secret.fromSecretName(chart, 'auth', 'regcred'),
+    });
+    addPullSecrets(deployment, ['mirror', 'regcred', 'mirror']);
+    expect(one(synth(chart), 'Deployment').spec.template.spec.imagePullSecrets).toEqual([{ name: 'regcred' }, { name: 'mirror' }]);
   });
 });
