@@ -24,6 +24,8 @@ test('Restricted.applyTo completes "restricted" for a user\'s workload, whatever
   expectRestricted(objects);
   expect(one(objects, 'CronJob').spec.jobTemplate.spec.template.spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
   expect(one(objects, 'Deployment').spec.template.spec.initContainers[0].securityContext.capabilities).toEqual({ drop: ['ALL'] });
+  // The pod's seccomp profile covers its containers: none gets one of its own.
+  expect(one(objects, 'Deployment').spec.template.spec.containers.map((c: any) => c.securityContext.seccompProfile)).toEqual([undefined, undefined]);
 });
 
 describe('the soundness checks have something to check', () => {
